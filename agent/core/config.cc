@@ -1,0 +1,518 @@
+#include "agent/core/config.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string_view>
+
+namespace infrared::core {
+namespace {
+
+enum class ValueKind { kListenAddress, kChoice, kInteger, kPowerOfTwo };
+
+// One setting. The table below is the only place a key is described, so YAML,
+// flags, --help and ConfigKeys() cannot drift apart.
+struct KeySpec {
+  std::string_view key;          // YAML key, "section.name"
+  std::string_view placeholder;  // value name shown by --help
+  std::string_view description;
+  std::string_view accepted;  // finishes "expected ..." in errors and --help
+  ValueKind kind;
+  std::string Config::*text = nullptr;      // kListenAddress and kChoice
+  std::uint32_t Config::*number = nullptr;  // kInteger and kPowerOfTwo
+  std::uint32_t min = 0;
+  std::uint32_t max = 0;
+  std::array<std::string_view, 4> choices = {};
+};
+
+bool IsDigits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Digits only: signs, spaces, hex and suffixes are refused rather than guessed at.
+bool ParseUint32(std::string_view text, std::uint64_t min, std::uint64_t max, std::uint32_t& out) {
+  std::uint64_t value = 0;
+  if (!IsDigits(text)) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return false;
+  if (value < min || value > max) return false;
+  out = static_cast<std::uint32_t>(value);
+  return true;
+}
+
+bool IsValidHostname(std::string_view host) {
+  if (host.size() > 253) return false;
+  while (true) {
+    std::size_t dot = host.find('.');
+    std::string_view label = host.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    host.remove_prefix(dot + 1);
+  }
+}
+
+bool IsValidHost(std::string_view host) {
+  if (host.empty()) return true;  // every interface
+  bool dotted_digits = std::all_of(host.begin(), host.end(),
+                                   [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+  if (dotted_digits) {
+    in_addr address{};
+    return inet_pton(AF_INET, std::string(host).c_str(), &address) == 1;
+  }
+  return IsValidHostname(host);
+}
+
+// "fe80::1%eth0": the zone names an interface and is not part of the address.
+bool IsValidIpv6(std::string_view host) {
+  std::size_t percent = host.find('%');
+  if (percent != std::string_view::npos && percent + 1 == host.size()) return false;
+  in6_addr address{};
+  return inet_pton(AF_INET6, std::string(host.substr(0, percent)).c_str(), &address) == 1;
+}
+
+bool IsValidListenAddress(std::string_view text) {
+  std::uint32_t port = 0;
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find("]:");
+    return close != std::string_view::npos && IsValidIpv6(text.substr(1, close - 1)) &&
+           ParseUint32(text.substr(close + 2), 0, 65535, port);
+  }
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view host = text.substr(0, colon);
+  // A bare IPv6 address is ambiguous with its port, so it must be bracketed.
+  return host.find(':') == std::string_view::npos && IsValidHost(host) &&
+         ParseUint32(text.substr(colon + 1), 0, 65535, port);
+}
+
+constexpr std::array<KeySpec, 6> kKeys = {{
+    {.key = "web.listen_address",
+     .placeholder = "ADDRESS",
+     .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
+     .accepted =
+         "[host]:port with a port from 0 to 65535, e.g. :9464, 127.0.0.1:9464 or [::1]:9464",
+     .kind = ValueKind::kListenAddress,
+     .text = &Config::web_listen_address},
+    {.key = "log.format",
+     .placeholder = "FORMAT",
+     .description = "Shape of the log lines written to stderr: one JSON object per line, or text.",
+     .accepted = "json or text",
+     .kind = ValueKind::kChoice,
+     .text = &Config::log_format,
+     .choices = {"json", "text"}},
+    {.key = "log.level",
+     .placeholder = "LEVEL",
+     .description = "Least severe log level that is written.",
+     .accepted = "debug, info, warn or error",
+     .kind = ValueKind::kChoice,
+     .text = &Config::log_level,
+     .choices = {"debug", "info", "warn", "error"}},
+    {.key = "process.max_processes",
+     .placeholder = "N",
+     .description = "Most processes tracked at once (sizes the kernel maps and the process table).",
+     .accepted = "an integer from 64 to 4194304",
+     .kind = ValueKind::kInteger,
+     .number = &Config::process_max_processes,
+     .min = 64,
+     .max = 4194304},
+    // The kernel only accepts ring buffers whose size is a power of two.
+    {.key = "process.events_buffer_bytes",
+     .placeholder = "BYTES",
+     .description = "Size of the ring buffer carrying process lifecycle events from the kernel.",
+     .accepted = "a power of two from 4096 to 1073741824",
+     .kind = ValueKind::kPowerOfTwo,
+     .number = &Config::process_events_buffer_bytes,
+     .min = 4096,
+     .max = 1073741824},
+    {.key = "process.rescan_interval_seconds",
+     .placeholder = "SECONDS",
+     .description = "How often /proc is rescanned to repair the process table after lost events.",
+     .accepted = "an integer from 1 to 86400",
+     .kind = ValueKind::kInteger,
+     .number = &Config::process_rescan_interval_seconds,
+     .min = 1,
+     .max = 86400},
+}};
+
+// Stores `text` in the field of `spec`; false, leaving `config` alone, when
+// `text` is not accepted.
+bool SetValue(const KeySpec& spec, std::string_view text, Config& config) {
+  std::uint32_t number = 0;
+  switch (spec.kind) {
+    case ValueKind::kListenAddress:
+      if (!IsValidListenAddress(text)) return false;
+      break;
+    case ValueKind::kChoice:
+      if (text.empty() ||
+          std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
+        return false;
+      }
+      break;
+    case ValueKind::kPowerOfTwo:
+    case ValueKind::kInteger:
+      if (!ParseUint32(text, spec.min, spec.max, number)) return false;
+      if (spec.kind == ValueKind::kPowerOfTwo && (number & (number - 1)) != 0) return false;
+      config.*spec.number = number;
+      return true;
+  }
+  config.*spec.text = std::string(text);
+  return true;
+}
+
+std::string GetValue(const KeySpec& spec, const Config& config) {
+  return spec.text != nullptr ? config.*spec.text : std::to_string(config.*spec.number);
+}
+
+std::string FlagName(const KeySpec& spec) {
+  std::string flag = "--" + std::string(spec.key);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+const KeySpec* FindKey(std::string_view key) {
+  for (const KeySpec& spec : kKeys) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+// Flags may be spelled with '-' or '_' between words; both map to the key.
+const KeySpec* FindFlag(std::string_view name_without_dashes) {
+  std::string key(name_without_dashes);
+  std::replace(key.begin(), key.end(), '-', '_');
+  return FindKey(key);
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The closest key to a misspelling, or nullptr when nothing is close.
+const KeySpec* ClosestKey(std::string_view attempt) {
+  std::string normalized(attempt);
+  std::replace(normalized.begin(), normalized.end(), '-', '_');
+  const KeySpec* best = nullptr;
+  std::size_t best_distance = 4;
+  for (const KeySpec& spec : kKeys) {
+    std::string_view short_name = spec.key.substr(spec.key.find('.') + 1);
+    std::size_t distance = short_name == normalized ? 0 : EditDistance(normalized, spec.key);
+    if (distance < best_distance) {
+      best = &spec;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+std::string LineSuffix(const YAML::Mark& mark) {
+  return mark.line >= 0 ? " (line " + std::to_string(mark.line + 1) + ")" : "";
+}
+
+std::string NodeKind(const YAML::Node& node) {
+  if (node.IsMap()) return "a map";
+  if (node.IsSequence()) return "a list";
+  if (node.IsNull()) return "empty";
+  return "a single value";
+}
+
+bool ApplyValue(const KeySpec& spec, std::string_view text, const std::string& where,
+                Config& config, std::string& error) {
+  if (SetValue(spec, text, config)) return true;
+  error = "Invalid value " + Quoted(text) + " for " + where + ": expected " +
+          std::string(spec.accepted) + ".";
+  return false;
+}
+
+bool UnknownYamlKey(const std::string& key, const YAML::Mark& mark, const std::string& source,
+                    std::string& error) {
+  error = "Unknown key " + Quoted(key) + " in " + source + LineSuffix(mark) + ";";
+  const KeySpec* closest = ClosestKey(key);
+  error += closest ? " did you mean " + std::string(closest->key) + "?"
+                   : " run infrared --help to see the settings.";
+  return false;
+}
+
+bool ApplyYamlValue(const std::string& key, const YAML::Node& key_node, const YAML::Node& value,
+                    const std::string& source, Config& config, std::string& error) {
+  const KeySpec* spec = FindKey(key);
+  if (spec == nullptr) return UnknownYamlKey(key, key_node.Mark(), source, error);
+  std::string where = std::string(spec->key) + " in " + source + LineSuffix(key_node.Mark());
+  if (!value.IsScalar()) {
+    error =
+        "Setting " + where +
+        (value.IsNull() ? " has no value" : " must be a single value but is " + NodeKind(value)) +
+        "; expected " + std::string(spec->accepted) + ".";
+    return false;
+  }
+  return ApplyValue(*spec, value.Scalar(), where, config, error);
+}
+
+bool IsSection(std::string_view name) {
+  return std::any_of(kKeys.begin(), kKeys.end(), [name](const KeySpec& spec) {
+    return spec.key.substr(0, spec.key.find('.')) == name;
+  });
+}
+
+bool ApplyYamlSection(const std::string& section, const YAML::Node& key_node,
+                      const YAML::Node& body, const std::string& source, Config& config,
+                      std::string& error) {
+  if (!IsSection(section)) return UnknownYamlKey(section, key_node.Mark(), source, error);
+  if (body.IsNull()) return true;  // "web:" with nothing under it changes nothing
+  if (!body.IsMap()) {
+    error = "Section " + section + " in " + source + LineSuffix(key_node.Mark()) +
+            " must be a map of settings (e.g. " + section + ": {name: value}) but is " +
+            NodeKind(body) + ".";
+    return false;
+  }
+  for (const auto& entry : body) {
+    if (!entry.first.IsScalar()) {
+      error = "Keys under " + section + " in " + source + LineSuffix(entry.first.Mark()) +
+              " must be plain names.";
+      return false;
+    }
+    std::string key = section + "." + entry.first.Scalar();
+    if (!ApplyYamlValue(key, entry.first, entry.second, source, config, error)) return false;
+  }
+  return true;
+}
+
+bool ApplyYamlRoot(const YAML::Node& root, const std::string& source, Config& config,
+                   std::string& error) {
+  if (root.IsNull()) return true;  // empty or only comments
+  if (!root.IsMap()) {
+    error = "Config file " + source +
+            " must hold a map of settings (e.g. web: {listen_address: \":9464\"}) but holds " +
+            NodeKind(root) + ".";
+    return false;
+  }
+  for (const auto& entry : root) {
+    if (!entry.first.IsScalar()) {
+      error =
+          "Top-level keys in " + source + LineSuffix(entry.first.Mark()) + " must be plain names.";
+      return false;
+    }
+    const std::string& name = entry.first.Scalar();
+    bool ok = name.find('.') != std::string::npos
+                  ? ApplyYamlValue(name, entry.first, entry.second, source, config, error)
+                  : ApplyYamlSection(name, entry.first, entry.second, source, config, error);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool LoadConfigFile(const std::string& path, Config& config, std::string& error) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  int saved_errno = errno;
+  std::string text;
+  if (file != nullptr) {
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
+    saved_errno = std::ferror(file) ? errno : 0;
+    std::fclose(file);
+  }
+  if (file == nullptr || saved_errno != 0) {
+    error = "Cannot read config file " + path + ": " + std::strerror(saved_errno) +
+            "; check the --config path.";
+    return false;
+  }
+  return ApplyYaml(text, path, config, error);
+}
+
+constexpr std::string_view kExampleConfigPath = "/etc/infrared/config.yaml";
+
+struct FlagValue {
+  const KeySpec* spec;
+  std::string flag;  // as the user spelled it, for error messages
+  std::string value;
+};
+
+// Reads the value of argv[i] from "--flag=value" or the next argument.
+bool TakeValue(int argc, const char* const argv[], int& i, std::string_view name,
+               std::string_view example, std::string& value, std::string& error) {
+  std::string_view arg = argv[i];
+  std::size_t equals = arg.find('=');
+  if (equals != std::string_view::npos) {
+    value = std::string(arg.substr(equals + 1));
+    return true;
+  }
+  if (i + 1 < argc && std::string_view(argv[i + 1]).substr(0, 2) != "--") {
+    value = argv[++i];
+    return true;
+  }
+  error = "Flag " + std::string(name) + " needs a value, e.g. " + std::string(name) + "=" +
+          std::string(example) + ".";
+  return false;
+}
+
+bool ScanArgument(int argc, const char* const argv[], int& i, CommandLine& result,
+                  std::vector<FlagValue>& flags, std::string& error) {
+  std::string_view arg = argv[i];
+  std::string_view name = arg.substr(0, arg.find('='));
+  bool has_value = name.size() != arg.size();
+  if (name == "-h" || name == "--help" || name == "--version") {
+    if (has_value) {
+      error = "Flag " + std::string(name) + " does not take a value.";
+      return false;
+    }
+    (name == "--version" ? result.show_version : result.show_help) = true;
+    return true;
+  }
+  if (name == "--config") {
+    if (!result.config_path.empty()) {
+      error = "Flag --config was given twice; pass a single config file.";
+      return false;
+    }
+    if (!TakeValue(argc, argv, i, name, kExampleConfigPath, result.config_path, error)) {
+      return false;
+    }
+    if (result.config_path.empty()) {
+      error =
+          "Flag --config needs a file path, e.g. --config=" + std::string(kExampleConfigPath) + ".";
+      return false;
+    }
+    return true;
+  }
+  if (arg.size() < 2 || arg[0] != '-') {
+    error = "Unexpected argument " + Quoted(arg) +
+            ": infrared takes only flags; run infrared --help to see them.";
+    return false;
+  }
+  const KeySpec* spec = name.substr(0, 2) == "--" ? FindFlag(name.substr(2)) : nullptr;
+  if (spec == nullptr) {
+    const KeySpec* closest =
+        ClosestKey(name.substr(std::min(name.find_first_not_of('-'), name.size())));
+    error =
+        "Unknown flag " + std::string(name) + ";" +
+        (closest ? " did you mean " + FlagName(*closest) + "? Run infrared --help to see all flags."
+                 : " run infrared --help to see the flags.");
+    return false;
+  }
+  FlagValue flag{spec, std::string(name), {}};
+  if (!TakeValue(argc, argv, i, name, GetValue(*spec, Config{}), flag.value, error)) return false;
+  flags.push_back(std::move(flag));
+  return true;
+}
+
+void AppendWrapped(std::string& out, std::string_view text, std::size_t indent, std::size_t width) {
+  std::size_t column = 0;
+  while (!text.empty()) {
+    std::size_t space = text.find(' ');
+    std::string_view word = text.substr(0, space);
+    text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
+    if (column > indent && column + 1 + word.size() > width) {
+      out += '\n';
+      column = 0;
+    }
+    if (column == 0) {
+      out.append(indent, ' ');
+      column = indent;
+    } else {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+  }
+  out += '\n';
+}
+
+}  // namespace
+
+bool ApplyYaml(const std::string& yaml_text, const std::string& source_name, Config& config,
+               std::string& error) {
+  // Work on a copy so that a file with an error changes nothing.
+  Config updated = config;
+  try {
+    if (!ApplyYamlRoot(YAML::Load(yaml_text), source_name, updated, error)) return false;
+  } catch (const YAML::Exception& e) {
+    error = "Config file " + source_name + " is not valid YAML" + LineSuffix(e.mark) + ": " +
+            e.msg + "; fix the syntax there.";
+    return false;
+  } catch (const std::exception& e) {
+    error = "Config file " + source_name + " could not be read as YAML: " + e.what() + ".";
+    return false;
+  }
+  config = updated;
+  return true;
+}
+
+std::optional<CommandLine> ParseCommandLine(int argc, const char* const argv[],
+                                            std::string& error) {
+  CommandLine result;
+  std::vector<FlagValue> flags;
+  for (int i = 1; i < argc; ++i) {
+    if (!ScanArgument(argc, argv, i, result, flags, error)) return std::nullopt;
+  }
+  // --help and --version answer without reading the file, so a broken file cannot hide them.
+  bool wants_file = !result.config_path.empty() && !result.show_help && !result.show_version;
+  if (wants_file && !LoadConfigFile(result.config_path, result.config, error)) return std::nullopt;
+  for (const FlagValue& flag : flags) {
+    if (!ApplyValue(*flag.spec, flag.value, flag.flag, result.config, error)) return std::nullopt;
+  }
+  return result;
+}
+
+std::string HelpText() {
+  constexpr std::size_t kWidth = 100;
+  constexpr std::size_t kIndent = 6;
+  std::string out =
+      "Usage: infrared [flags]\n\n"
+      "infrared watches every process on this host through eBPF and serves Prometheus metrics.\n\n"
+      "Flags:\n";
+  auto add = [&](std::string_view heading, std::initializer_list<std::string_view> paragraphs) {
+    out += "  " + std::string(heading) + "\n";
+    for (std::string_view paragraph : paragraphs) AppendWrapped(out, paragraph, kIndent, kWidth);
+  };
+  add("--config FILE",
+      {"YAML file with settings, nested by section (web: {listen_address: \":9464\"}). "
+       "Flags on the command line override it."});
+  add("-h, --help", {"Show this help and exit."});
+  add("--version", {"Print the version and exit."});
+  Config defaults;
+  for (const KeySpec& spec : kKeys) {
+    std::string accepted = "Accepts " + std::string(spec.accepted) + ".";
+    std::string origin =
+        "(config key: " + std::string(spec.key) + ", default: " + GetValue(spec, defaults) + ")";
+    add(FlagName(spec) + " " + std::string(spec.placeholder), {spec.description, accepted, origin});
+  }
+  return out;
+}
+
+std::vector<KeyInfo> ConfigKeys() {
+  Config defaults;
+  std::vector<KeyInfo> keys;
+  for (const KeySpec& spec : kKeys) {
+    keys.push_back({std::string(spec.key), FlagName(spec), GetValue(spec, defaults),
+                    std::string(spec.description)});
+  }
+  return keys;
+}
+
+}  // namespace infrared::core

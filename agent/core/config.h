@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace infrared::core {
+
+// Every setting of the agent. Each field is a config key (YAML, nested by the
+// part before the dot) and a flag (--section.key-name).
+struct Config {
+  std::string web_listen_address = ":9464";    // web.listen_address
+  std::string log_format = "json";             // log.format: json | text
+  std::string log_level = "info";              // log.level: debug | info | warn | error
+  std::uint32_t process_max_processes = 32768;  // process.max_processes (BPF map and table cap)
+  std::uint32_t process_events_buffer_bytes = 4u << 20;  // process.events_buffer_bytes
+  std::uint32_t process_rescan_interval_seconds = 30;    // process.rescan_interval_seconds
+};
+
+// What the command line asked for.
+struct CommandLine {
+  Config config;
+  bool show_help = false;
+  bool show_version = false;
+  std::string config_path;  // empty when no --config was given
+};
+
+// Parses argv (argv[0] skipped): --config FILE, --help/-h, --version, and one
+// flag per key, as "--key=value" or "--key value". Defaults, then the YAML file,
+// then flags. On any problem returns std::nullopt and sets `error` to one
+// sentence naming the bad flag, key, file or value and what is accepted.
+std::optional<CommandLine> ParseCommandLine(int argc, const char* const argv[], std::string& error);
+
+// Loads a YAML document over `config` (only the keys present change). Unknown
+// keys, wrong types and out-of-range values are errors.
+bool ApplyYaml(const std::string& yaml_text, const std::string& source_name, Config& config,
+               std::string& error);
+
+// The --help text: usage, every flag with its config key, default and meaning.
+std::string HelpText();
+
+// Every config key ("web.listen_address", ...) with its description and
+// default, in the order --help shows them; used by the README check.
+struct KeyInfo {
+  std::string key;
+  std::string flag;
+  std::string default_value;
+  std::string description;
+};
+std::vector<KeyInfo> ConfigKeys();
+
+}  // namespace infrared::core

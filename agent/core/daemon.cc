@@ -1,0 +1,196 @@
+#include "agent/core/daemon.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <type_traits>
+
+#include "agent/loader/process_probes.h"
+#include "agent/loader/tracefs.h"
+#include "agent/process/event_decoder.h"
+#include "agent/process/proc_reader.h"
+#include "agent/process/process_collector.h"
+#include "agent/process/process_table.h"
+#include "agent/telemetry/metric_registry.h"
+#include "agent/telemetry/self_metrics.h"
+#include "exporters/prometheus/http_endpoint.h"
+
+#ifndef INFRARED_VERSION
+#define INFRARED_VERSION "dev"
+#endif
+
+namespace infrared::core {
+namespace {
+
+constexpr int kPollTimeoutMs = 100;  // bounds how long a stop request waits
+
+// Reports the kernel's own drop counters as infrared_dropped_total{stage="kernel"}.
+class KernelDropCollector : public telemetry::Collector {
+ public:
+  explicit KernelDropCollector(loader::ProcessProbes& probes) : probes_(probes) {}
+  void Collect(std::vector<telemetry::MetricFamily>& out) override {
+    static constexpr const char* kReasons[INFRARED_DROP_COUNT] = {
+        "ringbuf_full", "stats_map_full", "thread_map_full"};
+    telemetry::MetricFamily family;
+    family.name = "infrared_dropped";
+    family.type = telemetry::MetricType::kCounter;
+    auto drops = probes_.Drops();
+    for (int reason = 0; reason < INFRARED_DROP_COUNT; ++reason) {
+      family.samples.push_back({{{"stage", "kernel"}, {"reason", kReasons[reason]}},
+                                static_cast<double>(drops[reason])});
+    }
+    out.push_back(std::move(family));
+  }
+
+ private:
+  loader::ProcessProbes& probes_;
+};
+
+// Applies one ring-buffer record to the process table.
+class EventHandler {
+ public:
+  EventHandler(process::ProcessTable& table, const process::ProcReader& reader,
+               telemetry::SelfMetrics& self, Logger& logger)
+      : table_(table), reader_(reader), self_(self), logger_(logger) {}
+
+  void operator()(const void* data, std::size_t size) {
+    std::visit([this](const auto& event) { Handle(event); },
+               process::DecodeProcessEvent(data, size));
+  }
+
+ private:
+  void Handle(const process::ForkEvent& event) {
+    self_.Event("process_fork");
+    table_.OnFork(event, reader_);
+    logger_.Debug("process", "fork", {{"pid", event.header.pid}, {"ppid", event.header.ppid}});
+  }
+  void Handle(const process::ExecEvent& event) {
+    self_.Event("process_exec");
+    table_.OnExec(event, reader_);
+    logger_.Debug("process", "exec",
+                  {{"pid", event.header.pid}, {"ppid", event.header.ppid},
+                   {"filename", event.filename}});
+  }
+  void Handle(const process::ExitEvent& event) {
+    self_.Event("process_exit");
+    table_.OnExit(event);
+    logger_.Debug("process", "exit",
+                  {{"pid", event.header.pid}, {"exit_status", event.exit_code},
+                   {"comm", event.header.comm}});
+  }
+  void Handle(process::DecodeError error) {
+    self_.Dropped("ringbuf", process::DecodeErrorName(error));
+  }
+
+  process::ProcessTable& table_;
+  const process::ProcReader& reader_;
+  telemetry::SelfMetrics& self_;
+  Logger& logger_;
+};
+
+// SIGINT and SIGTERM are blocked in every thread and taken by sigtimedwait on
+// the main thread, so no handler runs in the middle of anything.
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
+int WaitForStopSignal(const sigset_t& signals) {
+  for (;;) {
+    int signal_number = sigwaitinfo(&signals, nullptr);
+    if (signal_number > 0) return signal_number;
+  }
+}
+
+}  // namespace
+
+int RunDaemon(const Config& config, Logger& logger) {
+  const sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::string error;
+  if (!loader::EnsureTracefs(logger, error)) {
+    logger.Error("loader", error);
+    return 1;
+  }
+
+  telemetry::MetricRegistry registry;
+  telemetry::SelfMetrics self(registry, INFRARED_VERSION);
+  // Every drop series exists from the start, at 0, so that alerts on it work.
+  for (const char* reason : {"table_full", "exited_not_scraped", "exit_event_missed"}) {
+    self.Dropped("process_table", reason, 0);
+  }
+  for (auto decode_error : {process::DecodeError::kTruncated, process::DecodeError::kUnknownType,
+                     process::DecodeError::kBadPid}) {
+    self.Dropped("ringbuf", process::DecodeErrorName(decode_error), 0);
+  }
+  process::ProcReader reader;
+  process::ProcessTable table(config.process_max_processes, [&self](const char* reason) {
+    self.Dropped("process_table", reason);
+  });
+  EventHandler handler(table, reader, self, logger);
+
+  prometheus::HttpEndpoint endpoint(registry, &self.scrape_duration());
+  if (!endpoint.Start(config.web_listen_address, error)) {
+    logger.Error("web", error);
+    return 1;
+  }
+
+  std::unique_ptr<loader::ProcessProbes> probes = loader::ProcessProbes::Create(
+      config, logger, [&handler](const void* data, std::size_t size) { handler(data, size); },
+      error);
+  if (!probes) {
+    logger.Error("loader", error);
+    endpoint.Stop();
+    return 1;
+  }
+  for (const loader::ProbeStatus& probe : probes->Probes()) {
+    self.ProbeAttached(probe.name, probe.attached);
+  }
+  KernelDropCollector kernel_drops(*probes);
+  process::ProcessCollector process_collector(table, *probes);
+  registry.AddCollector(&process_collector);
+  registry.AddCollector(&kernel_drops);
+
+  // Probes are attached before the seed, so that nothing born in between is
+  // missed; events about seeded processes are applied on top.
+  std::size_t seeded = table.Rescan(reader);
+  endpoint.SetReady(true);
+  logger.Info("agent", "ready",
+              {{"port", endpoint.Port()}, {"processes", seeded}, {"version", INFRARED_VERSION}});
+
+  std::atomic<bool> stop{false};
+  std::thread poller([&] {
+    const auto interval = std::chrono::seconds(config.process_rescan_interval_seconds);
+    auto next_rescan = std::chrono::steady_clock::now() + interval;
+    while (!stop.load()) {
+      int handled = probes->Poll(kPollTimeoutMs);
+      if (handled < 0 && handled != -EINTR) {
+        logger.Error("loader", "polling the process ring buffer failed", {{"errno", -handled}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(kPollTimeoutMs));
+      }
+      if (std::chrono::steady_clock::now() >= next_rescan) {
+        table.Rescan(reader);
+        probes->PruneThreads([&reader](std::uint32_t tid) { return reader.Exists(tid); });
+        next_rescan = std::chrono::steady_clock::now() + interval;
+      }
+    }
+  });
+
+  int signal_number = WaitForStopSignal(signals);
+  logger.Info("agent", "stopping", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  stop = true;
+  poller.join();
+  endpoint.Stop();
+  probes.reset();  // detaches every probe
+  logger.Info("agent", "stopped");
+  return 0;
+}
+
+}  // namespace infrared::core

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/core/config.h"
+#include "agent/core/logging.h"
+#include "agent/process/process_collector.h"
+#include "infrared/abi/process.h"
+
+struct process_bpf;
+struct ring_buffer;
+
+namespace infrared::loader {
+
+struct ProbeStatus {
+  std::string name;  // the probe label: "sched_switch", ...
+  bool attached = false;
+};
+
+// Owns the process BPF object: opens, sizes, loads and attaches it, polls its
+// ring buffer and reads its maps. Detaches and frees everything on destruction.
+class ProcessProbes : public process::KernelStats {
+ public:
+  using RecordFn = std::function<void(const void* data, std::size_t size)>;
+
+  // Loads and attaches. nullptr with `error` set (one sentence) when the object
+  // cannot be loaded at all; a probe that cannot attach is only logged and
+  // reported in Probes().
+  static std::unique_ptr<ProcessProbes> Create(const core::Config& config, core::Logger& logger,
+                                               RecordFn on_record, std::string& error);
+  ~ProcessProbes() override;
+  ProcessProbes(const ProcessProbes&) = delete;
+  ProcessProbes& operator=(const ProcessProbes&) = delete;
+
+  const std::vector<ProbeStatus>& Probes() const { return probes_; }
+  bool AnyAttached() const;
+
+  // Waits up to timeout_ms for records and hands each to on_record. Returns the
+  // number handled, or a negative errno.
+  int Poll(int timeout_ms);
+
+  std::optional<infrared_proc_stats> Lookup(std::uint32_t pid) override;
+
+  // Kernel-side drop counters, summed over CPUs, indexed by infrared_process_drop.
+  std::array<std::uint64_t, INFRARED_DROP_COUNT> Drops() const;
+
+  // Removes runtime marks of threads that no longer exist (threads whose last
+  // switch the kernel did not see, such as a de_thread() in exec).
+  std::size_t PruneThreads(const std::function<bool(std::uint32_t tid)>& exists);
+
+ private:
+  ProcessProbes(process_bpf* skeleton, RecordFn on_record);
+  bool Attach(core::Logger& logger);
+
+  process_bpf* skeleton_;
+  ring_buffer* ring_ = nullptr;
+  RecordFn on_record_;
+  std::vector<ProbeStatus> probes_;
+  int possible_cpus_ = 1;
+};
+
+}  // namespace infrared::loader

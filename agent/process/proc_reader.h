@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace infrared::process {
+
+// Figures of /proc/<pid>/stat the agent uses.
+struct ProcStat {
+  std::uint32_t ppid = 0;
+  std::string comm;
+  std::uint64_t flags = 0;
+  std::uint64_t faults = 0;      // minflt + majflt
+  std::uint64_t cpu_ticks = 0;   // utime + stime, in clock ticks
+  std::uint64_t start_ticks = 0; // starttime, clock ticks after boot
+};
+
+// Figures of /proc/<pid>/status the agent uses, in bytes.
+struct ProcStatus {
+  std::uint64_t vm_bytes = 0;
+  std::uint64_t rss_anon_bytes = 0;
+  std::uint64_t rss_file_bytes = 0;
+  std::uint64_t rss_shmem_bytes = 0;
+};
+
+// Parses the contents of /proc/<pid>/stat. comm may hold spaces and ')', so
+// the fields are counted from the last ')'. nullopt on malformed input.
+std::optional<ProcStat> ParseProcStat(std::string_view text);
+
+// Parses the contents of /proc/<pid>/status; missing fields stay zero (kernel
+// threads have no Vm lines). nullopt on malformed input.
+std::optional<ProcStatus> ParseProcStatus(std::string_view text);
+
+// Finds NAME=value in the NUL-separated contents of /proc/<pid>/environ.
+std::optional<std::string> FindEnvironVar(std::string_view environ, std::string_view name);
+
+// What the agent knows of a process from /proc.
+struct ProcSnapshot {
+  std::uint32_t pid = 0;
+  std::uint32_t ppid = 0;
+  std::string executable_name;  // basename of /proc/<pid>/exe, else comm
+  std::string service_name;     // OTEL_SERVICE_NAME, else executable_name
+  bool kernel_thread = false;
+  std::uint64_t start_ticks = 0;
+  std::uint64_t cpu_ns = 0;
+  std::uint64_t faults = 0;
+  ProcStatus memory;
+};
+
+// Reads processes from a procfs root (a directory in tests).
+class ProcReader {
+ public:
+  explicit ProcReader(std::string root = "/proc");
+
+  // Numeric entries of the root: the processes (not threads) alive now.
+  std::vector<std::uint32_t> ListPids() const;
+  // nullopt when the process is gone or unreadable.
+  std::optional<ProcSnapshot> Read(std::uint32_t pid) const;
+  // OTEL_SERVICE_NAME from the process's environment, if set and readable.
+  std::optional<std::string> ServiceNameFromEnviron(std::uint32_t pid) const;
+  std::optional<ProcStatus> ReadStatus(std::uint32_t pid) const;
+  // True while /proc/<pid> exists (threads included).
+  bool Exists(std::uint32_t pid) const;
+
+ private:
+  std::optional<std::string> ReadFile(std::uint32_t pid, const char* name, std::size_t cap) const;
+
+  std::string root_;
+  std::uint64_t ns_per_tick_;
+};
+
+}  // namespace infrared::process

@@ -1,0 +1,161 @@
+#include "agent/process/process_table.h"
+
+#include <unordered_set>
+#include <vector>
+
+namespace infrared::process {
+
+std::string ExecutableNameFromPath(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash + 1 == path.size()) return path;
+  return path.substr(slash + 1);
+}
+
+ProcessTable::ProcessTable(std::size_t capacity, DropFn on_drop)
+    : capacity_(capacity), on_drop_(std::move(on_drop)) {}
+
+bool ProcessTable::HasRoomLocked() {
+  if (live_.size() + exited_.size() < capacity_) return true;
+  // Exited processes nobody scraped yet give way first: the oldest goes.
+  if (!exited_.empty()) {
+    exited_.pop_front();
+    on_drop_("exited_not_scraped");
+    return true;
+  }
+  on_drop_("table_full");
+  return false;
+}
+
+ProcessEntry ProcessTable::FromSnapshot(const ProcSnapshot& snapshot) const {
+  ProcessEntry entry;
+  entry.pid = snapshot.pid;
+  entry.ppid = snapshot.ppid;
+  entry.executable_name = snapshot.executable_name;
+  entry.service_name = snapshot.service_name;
+  entry.baseline.cpu_ns = snapshot.cpu_ns;
+  entry.baseline.faults = snapshot.faults;
+  entry.baseline.memory = snapshot.memory;
+  return entry;
+}
+
+std::size_t ProcessTable::Rescan(const ProcReader& reader) {
+  std::vector<std::uint32_t> pids = reader.ListPids();
+  std::unordered_set<std::uint32_t> alive(pids.begin(), pids.end());
+  std::vector<std::uint32_t> unknown;
+  {
+    std::lock_guard lock(mutex_);
+    // A process missing from /proc twice in a row lost its exit event; once
+    // is not enough, as the event may still be on its way.
+    std::unordered_set<std::uint32_t> missing;
+    for (auto it = live_.begin(); it != live_.end();) {
+      if (alive.count(it->first)) {
+        ++it;
+      } else if (!missing_.count(it->first)) {
+        missing.insert(it->first);
+        ++it;
+      } else {
+        it->second.exited = true;
+        exited_.push_back(std::move(it->second));
+        it = live_.erase(it);
+        on_drop_("exit_event_missed");
+      }
+    }
+    missing_ = std::move(missing);
+    for (std::uint32_t pid : pids) {
+      if (!live_.count(pid)) unknown.push_back(pid);
+    }
+  }
+  // /proc is read without the lock, so that a scrape need not wait for it.
+  std::vector<ProcSnapshot> snapshots;
+  for (std::uint32_t pid : unknown) {
+    std::optional<ProcSnapshot> snapshot = reader.Read(pid);
+    if (snapshot && !snapshot->kernel_thread) snapshots.push_back(std::move(*snapshot));
+  }
+  std::size_t added = 0;
+  std::lock_guard lock(mutex_);
+  for (const ProcSnapshot& snapshot : snapshots) {
+    if (live_.count(snapshot.pid)) continue;  // an event got there first
+    if (!HasRoomLocked()) break;
+    live_.emplace(snapshot.pid, FromSnapshot(snapshot));
+    ++added;
+  }
+  return added;
+}
+
+void ProcessTable::OnFork(const ForkEvent& event, const ProcReader& reader) {
+  std::lock_guard lock(mutex_);
+  const std::uint32_t pid = event.header.pid;
+  if (live_.count(pid)) return;  // already seeded from /proc
+  if (!HasRoomLocked()) return;
+  ProcessEntry child;
+  child.pid = pid;
+  child.ppid = event.header.ppid;
+  auto parent = live_.find(event.header.ppid);
+  if (parent != live_.end()) {
+    child.executable_name = parent->second.executable_name;
+    child.service_name = parent->second.service_name;
+  } else {
+    child.executable_name = event.header.comm;
+    child.service_name = event.header.comm;
+  }
+  // The child starts with a copy of the parent's resident pages, which the
+  // kernel reports against an mm it cannot yet attribute; /proc can.
+  if (std::optional<ProcStatus> status = reader.ReadStatus(pid)) child.baseline.memory = *status;
+  live_.emplace(pid, std::move(child));
+}
+
+void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
+  std::lock_guard lock(mutex_);
+  const std::uint32_t pid = event.header.pid;
+  auto it = live_.find(pid);
+  if (it == live_.end()) {
+    if (!HasRoomLocked()) return;
+    ProcessEntry entry;
+    entry.pid = pid;
+    it = live_.emplace(pid, std::move(entry)).first;
+  }
+  ProcessEntry& entry = it->second;
+  entry.ppid = event.header.ppid;
+  entry.executable_name =
+      event.filename.empty() ? event.header.comm : ExecutableNameFromPath(event.filename);
+  entry.service_name = reader.ServiceNameFromEnviron(pid).value_or(entry.executable_name);
+  entry.baseline.memory = ProcStatus{};  // a new image has a new, empty mm
+}
+
+void ProcessTable::OnExit(const ExitEvent& event) {
+  std::lock_guard lock(mutex_);
+  auto it = live_.find(event.header.pid);
+  if (it == live_.end()) return;  // never known: nothing was exported for it
+  ProcessEntry entry = std::move(it->second);
+  live_.erase(it);
+  entry.exited = true;
+  entry.exit_status = event.exit_code;
+  if (event.has_stats) entry.final_stats = event.stats;
+  exited_.push_back(std::move(entry));
+}
+
+void ProcessTable::VisitAndReap(const std::function<void(ProcessEntry&)>& visit) {
+  std::lock_guard lock(mutex_);
+  for (auto& [pid, entry] : live_) visit(entry);
+  for (ProcessEntry& entry : exited_) visit(entry);
+  exited_.clear();
+}
+
+std::size_t ProcessTable::LiveCount() const {
+  std::lock_guard lock(mutex_);
+  return live_.size();
+}
+
+std::size_t ProcessTable::ExitedCount() const {
+  std::lock_guard lock(mutex_);
+  return exited_.size();
+}
+
+std::optional<ProcessEntry> ProcessTable::Find(std::uint32_t pid) const {
+  std::lock_guard lock(mutex_);
+  auto it = live_.find(pid);
+  if (it == live_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace infrared::process

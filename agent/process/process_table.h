@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "agent/process/event_decoder.h"
+#include "agent/process/proc_reader.h"
+#include "infrared/abi/process.h"
+
+namespace infrared::process {
+
+// What /proc said of a process when the agent first met it; used until (and,
+// for page faults, added to what) the kernel counts.
+struct Baseline {
+  std::uint64_t cpu_ns = 0;
+  std::uint64_t faults = 0;
+  ProcStatus memory;
+};
+
+struct ProcessEntry {
+  std::uint32_t pid = 0;
+  std::uint32_t ppid = 0;
+  std::string executable_name;
+  std::string service_name;
+  Baseline baseline;
+  // Set once the process has exited: its final kernel figures, if it had any.
+  bool exited = false;
+  std::int32_t exit_status = 0;
+  std::optional<infrared_proc_stats> final_stats;
+  // Highest values exported so far, so that counters never go backwards when
+  // the source switches from /proc to the kernel.
+  double reported_cpu_seconds = 0;
+  std::uint64_t reported_faults = 0;
+};
+
+// The processes of the host: seeded from /proc, then kept current by kernel
+// events. Bounded by `capacity` entries, live and exited together. Safe from
+// any thread (one mutex): the event thread writes, the scrape thread reads.
+class ProcessTable {
+ public:
+  using DropFn = std::function<void(const char* reason)>;
+
+  ProcessTable(std::size_t capacity, DropFn on_drop);
+
+  // Adds the processes /proc lists that the table lacks, and marks exited the
+  // live ones /proc no longer has (their exit event was lost). Kernel threads
+  // are left out. Returns how many were added.
+  std::size_t Rescan(const ProcReader& reader);
+
+  void OnFork(const ForkEvent& event, const ProcReader& reader);
+  void OnExec(const ExecEvent& event, const ProcReader& reader);
+  void OnExit(const ExitEvent& event);
+
+  // Calls `visit` for each live process, then each exited one, under the lock;
+  // then forgets the exited ones: their last figures have been reported once.
+  void VisitAndReap(const std::function<void(ProcessEntry&)>& visit);
+
+  std::size_t LiveCount() const;
+  std::size_t ExitedCount() const;
+  std::optional<ProcessEntry> Find(std::uint32_t pid) const;
+
+ private:
+  bool HasRoomLocked();
+  ProcessEntry FromSnapshot(const ProcSnapshot& snapshot) const;
+
+  const std::size_t capacity_;
+  DropFn on_drop_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint32_t, ProcessEntry> live_;
+  std::deque<ProcessEntry> exited_;
+  std::unordered_set<std::uint32_t> missing_;  // absent from /proc at the last rescan
+};
+
+// "name" for "/usr/bin/name"; the whole string when it has no slash.
+std::string ExecutableNameFromPath(const std::string& path);
+
+}  // namespace infrared::process

@@ -1,0 +1,34 @@
+#include "agent/telemetry/self_metrics.h"
+
+namespace infrared::telemetry {
+
+SelfMetrics::SelfMetrics(MetricRegistry& registry, const std::string& version)
+    : build_info_(registry.AddGauge("infrared_build_info",
+                                    "Always 1; the labels name the agent's version.", {"version"})),
+      probe_attached_(registry.AddGauge("infrared_probe_attached",
+                                        "1 when the probe is attached, 0 when it could not be.",
+                                        {"probe"})),
+      events_(registry.AddCounter("infrared_events",
+                                  "Events received from the kernel, by source.", {"source"})),
+      dropped_(registry.AddCounter(
+          "infrared_dropped",
+          "Items lost, by the stage that lost them and why. Zero is the only good value.",
+          {"stage", "reason"})),
+      scrape_duration_(registry.AddHistogram(
+          "infrared_scrape_duration_seconds",
+          "Time taken to render one /metrics response, by exposition format.", {"format"},
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}, "seconds")) {
+  build_info_.WithLabels({version}).Set(1);
+}
+
+void SelfMetrics::ProbeAttached(const std::string& probe, bool attached) {
+  probe_attached_.WithLabels({probe}).Set(attached ? 1 : 0);
+}
+
+void SelfMetrics::Event(const std::string& source) { events_.WithLabels({source}).Inc(); }
+
+void SelfMetrics::Dropped(const std::string& stage, const std::string& reason, double count) {
+  dropped_.WithLabels({stage, reason}).Inc(count);
+}
+
+}  // namespace infrared::telemetry

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+
+#include "agent/telemetry/metric_registry.h"
+
+namespace infrared::telemetry {
+
+// The agent's report on itself: infrared_* families.
+class SelfMetrics {
+ public:
+  SelfMetrics(MetricRegistry& registry, const std::string& version);
+
+  void ProbeAttached(const std::string& probe, bool attached);
+  // Counts one event from `source` ("process_exec", ...).
+  void Event(const std::string& source);
+  // Counts `count` items lost at `stage` for `reason`.
+  void Dropped(const std::string& stage, const std::string& reason, double count = 1);
+
+  HistogramFamily& scrape_duration() { return scrape_duration_; }
+
+ private:
+  GaugeFamily& build_info_;
+  GaugeFamily& probe_attached_;
+  CounterFamily& events_;
+  CounterFamily& dropped_;
+  HistogramFamily& scrape_duration_;
+};
+
+}  // namespace infrared::telemetry

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process lifecycle, on-CPU time, context switches, resident memory and page
+ * faults, from tracepoints and raw tracepoints only (no kprobes, no fentry).
+ * Lifecycle events go to a ring buffer; the figures are aggregated per process
+ * in proc_stats and read by the agent at scrape time. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "infrared/abi/process.h"
+#include "lib/task.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the agent between open and load. */
+const volatile __u64 page_size = 4096;
+
+/* Sizes are defaults; the agent sets them from its config before load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4 << 20);
+} proc_events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 32768);
+  __type(key, __u32); /* tgid */
+  __type(value, struct infrared_proc_stats);
+} proc_stats SEC(".maps");
+
+/* Each thread's se.sum_exec_runtime when it last left the CPU. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32); /* tid */
+  __type(value, __u64);
+} thread_runtime SEC(".maps");
+
+/* rss_stat names an mm by a hash; this remembers whose it is, so updates made
+ * from another context (reclaim, exit) still find their process. LRU: an mm
+ * that is gone ages out by itself. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 32768);
+  __type(key, __u32);   /* mm_id */
+  __type(value, __u32); /* tgid */
+} mm_owner SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, INFRARED_DROP_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} proc_drops SEC(".maps");
+
+static __always_inline void count_drop(__u32 reason) {
+  __u64 *count = bpf_map_lookup_elem(&proc_drops, &reason);
+  if (count)
+    *count += 1;
+}
+
+/* The stats entry of the process `task` belongs to, made on first sight. A new
+ * entry starts from signal->sum_sched_runtime, the runtime of threads that died
+ * before we saw them; live threads add theirs when they first leave the CPU. A
+ * process that is exiting is not given a new entry: its exit event has
+ * already carried its final figures. */
+static __always_inline struct infrared_proc_stats *stats_of(struct task_struct *task, __u32 tgid) {
+  struct infrared_proc_stats *stats = bpf_map_lookup_elem(&proc_stats, &tgid);
+  if (stats || task_is_exiting(task))
+    return stats;
+  struct infrared_proc_stats fresh = {};
+  fresh.cpu_ns = BPF_CORE_READ(task, signal, sum_sched_runtime);
+  long err = bpf_map_update_elem(&proc_stats, &tgid, &fresh, BPF_NOEXIST);
+  if (err && err != -17 /* EEXIST: another CPU made it first */) {
+    count_drop(INFRARED_DROP_STATS_MAP_FULL);
+    return 0;
+  }
+  return bpf_map_lookup_elem(&proc_stats, &tgid);
+}
+
+static __always_inline void fill_header(struct infrared_process_event_header *header, __u32 type,
+                                        struct task_struct *task) {
+  header->type = type;
+  header->pid = BPF_CORE_READ(task, tgid);
+  header->tid = BPF_CORE_READ(task, pid);
+  header->ppid = BPF_CORE_READ(task, real_parent, tgid);
+  header->timestamp_ns = bpf_ktime_get_ns();
+  BPF_CORE_READ_STR_INTO(&header->comm, task, comm);
+}
+
+/* --- on-CPU time and context switches ------------------------------------ */
+
+static __always_inline void on_switch_out(bool preempt, struct task_struct *prev,
+                                          unsigned int prev_state) {
+  __u32 tid = BPF_CORE_READ(prev, pid);
+  if (tid == 0 || task_is_kthread(prev))
+    return;
+  __u32 tgid = BPF_CORE_READ(prev, tgid);
+  __u64 runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
+
+  __u64 *mark = bpf_map_lookup_elem(&thread_runtime, &tid);
+  __u64 delta = runtime;
+  if (mark)
+    delta = runtime > *mark ? runtime - *mark : 0;
+  if (BPF_CORE_READ(prev, exit_state) != 0) {
+    bpf_map_delete_elem(&thread_runtime, &tid); /* the thread's last switch */
+  } else if (mark) {
+    *mark = runtime;
+  } else if (bpf_map_update_elem(&thread_runtime, &tid, &runtime, BPF_ANY)) {
+    count_drop(INFRARED_DROP_THREAD_MAP_FULL);
+  }
+
+  struct infrared_proc_stats *stats = stats_of(prev, tgid);
+  if (!stats)
+    return;
+  __sync_fetch_and_add(&stats->cpu_ns, delta);
+  /* As __schedule counts nvcsw: the task gave up the CPU to block. */
+  if (!preempt && prev_state != 0)
+    __sync_fetch_and_add(&stats->voluntary_switches, 1);
+  else
+    __sync_fetch_and_add(&stats->involuntary_switches, 1);
+}
+
+/* prev_state is the tracepoint's fourth argument since Linux 5.18. */
+SEC("raw_tp/sched_switch")
+int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+             unsigned int prev_state) {
+  on_switch_out(preempt, prev, prev_state);
+  return 0;
+}
+
+/* --- memory ---------------------------------------------------------------- */
+
+static __always_inline void on_rss_stat(__u32 mm_id, bool curr, int member, long size) {
+  if (member < 0 || member >= INFRARED_RSS_MEMBERS)
+    return;
+  struct infrared_proc_stats *stats;
+  if (curr) {
+    struct task_struct *task = current_task();
+    if (task_is_kthread(task))
+      return;
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u32 *owner = bpf_map_lookup_elem(&mm_owner, &mm_id);
+    if (!owner || *owner != tgid)
+      bpf_map_update_elem(&mm_owner, &mm_id, &tgid, BPF_ANY);
+    stats = stats_of(task, tgid);
+    if (!stats)
+      return;
+    if (stats->mm_id != mm_id) { /* exec gave the process a new mm */
+      stats->mm_id = mm_id;
+      stats->rss_known = 0;
+    }
+    stats->vm_bytes = BPF_CORE_READ(task, mm, total_vm) * page_size;
+  } else {
+    __u32 *owner = bpf_map_lookup_elem(&mm_owner, &mm_id);
+    if (!owner)
+      return;
+    stats = bpf_map_lookup_elem(&proc_stats, owner);
+    if (!stats || stats->mm_id != mm_id)
+      return;
+  }
+  stats->rss_bytes[member & (INFRARED_RSS_MEMBERS - 1)] = size > 0 ? size : 0;
+  /* Not atomic: a lost bit only means one more scrape reads the /proc baseline. */
+  stats->rss_known |= 1u << member;
+}
+
+SEC("tracepoint/kmem/rss_stat")
+int handle_rss_stat(struct trace_event_raw_rss_stat *ctx) {
+  on_rss_stat(ctx->mm_id, ctx->curr, ctx->member, ctx->size);
+  return 0;
+}
+
+SEC("tracepoint/exceptions/page_fault_user")
+int handle_page_fault_user(void *ctx) {
+  struct task_struct *task = current_task();
+  if (task_is_kthread(task))
+    return 0;
+  struct infrared_proc_stats *stats = stats_of(task, bpf_get_current_pid_tgid() >> 32);
+  if (stats)
+    __sync_fetch_and_add(&stats->page_faults, 1);
+  return 0;
+}
+
+/* --- lifecycle --------------------------------------------------------------- */
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child) {
+  if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid) || task_is_kthread(child))
+    return 0; /* a new thread, not a new process */
+  struct infrared_process_fork_event *event =
+      bpf_ringbuf_reserve(&proc_events, sizeof(*event), 0);
+  if (!event) {
+    count_drop(INFRARED_DROP_RINGBUF_FULL);
+    return 0;
+  }
+  fill_header(&event->header, INFRARED_PROCESS_FORK, child);
+  bpf_ringbuf_submit(event, 0);
+  return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx) {
+  struct infrared_process_exec_event *event =
+      bpf_ringbuf_reserve(&proc_events, sizeof(*event), 0);
+  if (!event) {
+    count_drop(INFRARED_DROP_RINGBUF_FULL);
+    return 0;
+  }
+  fill_header(&event->header, INFRARED_PROCESS_EXEC, current_task());
+  unsigned int offset = ctx->__data_loc_filename & 0xFFFF;
+  bpf_probe_read_kernel_str(event->filename, sizeof(event->filename), (void *)ctx + offset);
+  bpf_ringbuf_submit(event, 0);
+  return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int handle_sched_process_exit(void *ctx) {
+  struct task_struct *task = current_task();
+  if (task_is_kthread(task) || BPF_CORE_READ(task, signal, live.counter) != 0)
+    return 0; /* a thread ended, the process goes on */
+  __u32 tgid = BPF_CORE_READ(task, tgid);
+  struct infrared_proc_stats *stats = bpf_map_lookup_elem(&proc_stats, &tgid);
+  struct infrared_process_exit_event *event =
+      bpf_ringbuf_reserve(&proc_events, sizeof(*event), 0);
+  if (event) {
+    fill_header(&event->header, INFRARED_PROCESS_EXIT, task);
+    event->exit_code = BPF_CORE_READ(task, exit_code);
+    event->has_stats = stats != 0;
+    if (stats)
+      __builtin_memcpy(&event->stats, stats, sizeof(event->stats));
+    else
+      __builtin_memset(&event->stats, 0, sizeof(event->stats));
+    bpf_ringbuf_submit(event, 0);
+  } else {
+    count_drop(INFRARED_DROP_RINGBUF_FULL);
+  }
+  if (stats)
+    bpf_map_delete_elem(&proc_stats, &tgid);
+  return 0;
+}

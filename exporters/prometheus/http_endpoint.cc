@@ -1,0 +1,109 @@
+#include "exporters/prometheus/http_endpoint.h"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <chrono>
+
+#include "exporters/prometheus/exposition.h"
+
+namespace infrared::prometheus {
+namespace {
+
+// Scrapes are rare and cheap; two workers keep the agent's footprint small
+// while a slow client cannot block Prometheus.
+constexpr std::size_t kWorkers = 2;
+
+constexpr const char* kIndexPage =
+    "<!doctype html><html><head><title>infrared</title></head><body>"
+    "<h1>infrared</h1><p>eBPF host agent.</p><ul>"
+    "<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>"
+    "<li><a href=\"/healthz\">/healthz</a>: liveness</li>"
+    "<li><a href=\"/readyz\">/readyz</a>: readiness (probes attached)</li>"
+    "</ul></body></html>\n";
+
+}  // namespace
+
+bool SplitListenAddress(const std::string& address, std::string& host, int& port) {
+  std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string port_text = address.substr(colon + 1);
+  host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return false;  // IPv6 addresses need brackets
+  }
+  if (host.empty()) host = "0.0.0.0";
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  return ec == std::errc() && end == port_text.data() + port_text.size() && !port_text.empty() &&
+         port >= 0 && port <= 65535;
+}
+
+HttpEndpoint::HttpEndpoint(telemetry::MetricRegistry& registry,
+                           telemetry::HistogramFamily* scrape_duration)
+    : registry_(registry), scrape_duration_(scrape_duration) {}
+
+HttpEndpoint::~HttpEndpoint() { Stop(); }
+
+void HttpEndpoint::Route() {
+  server_->Get("/metrics", [this](const httplib::Request& request, httplib::Response& response) {
+    const auto start = std::chrono::steady_clock::now();
+    ExpositionFormat format = NegotiateFormat(request.get_header_value("Accept"));
+    response.set_content(Render(registry_.Collect(), format), ContentType(format).c_str());
+    if (scrape_duration_) {
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      scrape_duration_->WithLabels({format == ExpositionFormat::kOpenMetrics100 ? "openmetrics" : "text"})
+          .Observe(took.count());
+    }
+  });
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content("ok\n", "text/plain; charset=utf-8");
+  });
+  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& response) {
+    if (ready_) {
+      response.set_content("ready\n", "text/plain; charset=utf-8");
+    } else {
+      response.status = 503;
+      response.set_content("probes are not attached yet\n", "text/plain; charset=utf-8");
+    }
+  });
+  server_->Get("/", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content(kIndexPage, "text/html; charset=utf-8");
+  });
+}
+
+bool HttpEndpoint::Start(const std::string& listen_address, std::string& error) {
+  std::string host;
+  int port = 0;
+  if (!SplitListenAddress(listen_address, host, port)) {
+    error = "web.listen_address '" + listen_address + "' is not of the form [host]:port";
+    return false;
+  }
+  server_ = std::make_unique<httplib::Server>();
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+  Route();
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(host);
+  } else if (server_->bind_to_port(host, port)) {
+    port_ = port;
+  } else {
+    port_ = -1;
+  }
+  if (port_ <= 0) {
+    error = "cannot listen on " + listen_address +
+            " (address in use, or not an address of this host); choose another with "
+            "--web.listen-address";
+    server_.reset();
+    return false;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return true;
+}
+
+void HttpEndpoint::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace infrared::prometheus

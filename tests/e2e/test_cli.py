@@ -1,0 +1,105 @@
+"""The agent's boundary: --help, bad flags and config (exit 2, one sentence),
+a user that cannot load BPF (exit 1, names the capability), /healthz and
+/readyz, and SIGINT/SIGTERM (detach every probe, exit 0 within a second)."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import agent
+from agent import Agent, fail, wait_until
+
+KEYS = ["web.listen_address", "log.format", "log.level", "process.max_processes",
+        "process.events_buffer_bytes", "process.rescan_interval_seconds"]
+
+
+def run(*args, user=None):
+    command = [agent.binary(), *args]
+    if user is not None:
+        command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups",
+                   "--inh-caps=-all", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=20)
+
+
+def check_usage_errors():
+    result = run("--help")
+    if result.returncode != 0:
+        fail(f"--help exited {result.returncode}")
+    for key in KEYS:
+        flag = "--" + key.replace("_", "-")
+        if key not in result.stdout or flag not in result.stdout:
+            fail(f"--help does not list {key} / {flag}")
+    with open(os.path.join(agent.REPO, "README.md")) as f:
+        readme = f.read()
+    documented = [line.split("config key: ")[1].split(",")[0]
+                  for line in result.stdout.splitlines() if "config key: " in line]
+    if sorted(documented) != sorted(KEYS):
+        fail(f"--help lists config keys {documented}, the test knows {KEYS}")
+    for key in documented:
+        if f"`{key}`" not in readme:
+            fail(f"README.md does not document the config key {key}")
+    cases = [
+        (["--no-such-flag"], "--no-such-flag"),
+        (["--log.level", "loud"], "loud"),
+        (["--process.max-processes=-5"], "-5"),
+        (["positional"], "positional"),
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as bad_key, \
+            tempfile.NamedTemporaryFile("w", suffix=".yaml") as bad_yaml:
+        bad_key.write("web:\n  listen_adress: ':1'\n")
+        bad_key.flush()
+        bad_yaml.write("web: [unclosed\n")
+        bad_yaml.flush()
+        cases += [(["--config", bad_key.name], "listen_adress"),
+                  (["--config", bad_yaml.name], bad_yaml.name),
+                  (["--config", "/nonexistent/infrared.yaml"], "/nonexistent/infrared.yaml")]
+        for args, mention in cases:
+            result = run(*args)
+            message = result.stderr.strip()
+            if result.returncode != 2 or mention not in message or "\n" in message:
+                fail(f"{args}: exit {result.returncode}, said {message!r}; "
+                     f"expected exit 2 and one line naming {mention!r}")
+
+
+def check_unprivileged():
+    result = run("--web.listen-address", "127.0.0.1:0", user=65534)
+    if result.returncode != 1 or "CAP_BPF" not in result.stderr:
+        fail(f"as nobody: exit {result.returncode}, said {result.stderr!r}")
+
+
+def our_programs():
+    out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    return out.count("handle_sched_sw")
+
+
+def check_endpoints_and_signals():
+    baseline = our_programs()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        running = Agent().__enter__()
+        for path, expected in (("/healthz", b"ok\n"), ("/readyz", b"ready\n")):
+            status, _, body = running.get(path)
+            if status != 200 or body != expected:
+                fail(f"{path} answered {status} {body!r}")
+        if our_programs() != baseline + 1:
+            fail("the agent's sched_switch program is not loaded while it runs")
+        start = time.monotonic()
+        code = running.stop(sig)
+        took = time.monotonic() - start
+        print(f"{signal.Signals(sig).name}: exit {code} after {took:.3f}s")
+        if code != 0 or took > 1.0:
+            fail(f"after {signal.Signals(sig).name}: exit {code} in {took:.2f}s; want 0 within 1s")
+        if our_programs() != baseline:
+            fail("probes are still loaded after the agent stopped")
+
+
+def main():
+    check_usage_errors()
+    agent.require_bpf()
+    check_unprivileged()
+    check_endpoints_and_signals()
+    print("1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
