@@ -1,11 +1,11 @@
 #include "agent/core/config.h"
 
-#include <arpa/inet.h>
+#include "agent/core/listen_address.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -49,54 +49,6 @@ bool ParseUint32(std::string_view text, std::uint64_t min, std::uint64_t max, st
   return true;
 }
 
-bool IsValidHostname(std::string_view host) {
-  if (host.size() > 253) return false;
-  while (true) {
-    std::size_t dot = host.find('.');
-    std::string_view label = host.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
-      return false;
-    for (char c : label) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    }
-    if (dot == std::string_view::npos) return true;
-    host.remove_prefix(dot + 1);
-  }
-}
-
-bool IsValidHost(std::string_view host) {
-  if (host.empty()) return true;  // every interface
-  bool dotted_digits = std::all_of(host.begin(), host.end(),
-                                   [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
-  if (dotted_digits) {
-    in_addr address{};
-    return inet_pton(AF_INET, std::string(host).c_str(), &address) == 1;
-  }
-  return IsValidHostname(host);
-}
-
-// "fe80::1%eth0": the zone names an interface and is not part of the address.
-bool IsValidIpv6(std::string_view host) {
-  std::size_t percent = host.find('%');
-  if (percent != std::string_view::npos && percent + 1 == host.size()) return false;
-  in6_addr address{};
-  return inet_pton(AF_INET6, std::string(host.substr(0, percent)).c_str(), &address) == 1;
-}
-
-bool IsValidListenAddress(std::string_view text) {
-  std::uint32_t port = 0;
-  if (!text.empty() && text.front() == '[') {
-    std::size_t close = text.find("]:");
-    return close != std::string_view::npos && IsValidIpv6(text.substr(1, close - 1)) &&
-           ParseUint32(text.substr(close + 2), 0, 65535, port);
-  }
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  std::string_view host = text.substr(0, colon);
-  // A bare IPv6 address is ambiguous with its port, so it must be bracketed.
-  return host.find(':') == std::string_view::npos && IsValidHost(host) &&
-         ParseUint32(text.substr(colon + 1), 0, 65535, port);
-}
 
 constexpr std::array<KeySpec, 6> kKeys = {{
     {.key = "web.listen_address",
@@ -153,7 +105,7 @@ bool SetValue(const KeySpec& spec, std::string_view text, Config& config) {
   std::uint32_t number = 0;
   switch (spec.kind) {
     case ValueKind::kListenAddress:
-      if (!IsValidListenAddress(text)) return false;
+      if (!ParseListenAddress(text)) return false;
       break;
     case ValueKind::kChoice:
       if (text.empty() ||

@@ -1,5 +1,7 @@
 #include "agent/core/logging.h"
 
+#include "agent/core/utf8.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -10,8 +12,6 @@
 
 namespace infrared::core {
 namespace {
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 
 std::string_view JsonLevelName(LogLevel level) {
   switch (level) {
@@ -42,77 +42,28 @@ std::string_view TextLevelName(LogLevel level) {
   return "?????";
 }
 
-bool InRange(unsigned char byte, unsigned char low, unsigned char high) {
-  return byte >= low && byte <= high;
-}
-
-// Length of the well-formed UTF-8 sequence at the start of `text`, or 0 when it
-// is ill-formed; `bad_length` is then the maximal subpart to replace with one
-// U+FFFD, as Unicode recommends.
-std::size_t Utf8SequenceLength(std::string_view text, std::size_t& bad_length) {
-  auto lead = static_cast<unsigned char>(text[0]);
-  std::size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xBF;  // allowed range of the second byte; later bytes are always 80..BF
-  if (InRange(lead, 0xC2, 0xDF)) {
-    length = 2;
-  } else if (InRange(lead, 0xE0, 0xEF)) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;   // overlong
-    if (lead == 0xED) high = 0x9F;  // surrogates
-  } else if (InRange(lead, 0xF0, 0xF4)) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;   // overlong
-    if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
-  } else {
-    bad_length = 1;
-    return 0;
-  }
-  for (std::size_t i = 1; i < length; ++i) {
-    bool fits =
-        i < text.size() && (i == 1 ? InRange(static_cast<unsigned char>(text[i]), low, high)
-                                   : InRange(static_cast<unsigned char>(text[i]), 0x80, 0xBF));
-    if (!fits) {
-      bad_length = i;
-      return 0;
-    }
-  }
-  return length;
-}
-
 // Appends `text` with control characters escaped and invalid UTF-8 replaced;
 // quotes and backslashes are escaped too when the result sits inside quotes.
-void AppendEscaped(std::string& out, std::string_view text, bool inside_quotes) {
+void AppendEscaped(std::string& out, std::string_view raw, bool inside_quotes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  while (!text.empty()) {
-    auto byte = static_cast<unsigned char>(text[0]);
-    std::size_t consumed = 1;
-    if (byte >= 0x80) {
-      std::size_t bad_length = 0;
-      consumed = Utf8SequenceLength(text, bad_length);
-      if (consumed == 0) {
-        out += kReplacement;
-        consumed = bad_length;
-      } else {
-        out.append(text.substr(0, consumed));
-      }
-    } else if (inside_quotes && (byte == '"' || byte == '\\')) {
+  for (char c : SanitizeUtf8(raw)) {
+    auto byte = static_cast<unsigned char>(c);
+    if (inside_quotes && (c == '"' || c == '\\')) {
       out += '\\';
-      out += static_cast<char>(byte);
-    } else if (byte == '\n') {
+      out += c;
+    } else if (c == '\n') {
       out += "\\n";
-    } else if (byte == '\t') {
+    } else if (c == '\t') {
       out += "\\t";
-    } else if (byte == '\r') {
+    } else if (c == '\r') {
       out += "\\r";
     } else if (byte < 0x20) {
       out += "\\u00";
       out += kHex[byte >> 4];
       out += kHex[byte & 0xF];
     } else {
-      out += static_cast<char>(byte);
+      out += c;
     }
-    text.remove_prefix(consumed);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "exporters/prometheus/exposition.h"
 
+#include "agent/core/utf8.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -15,7 +17,6 @@ using telemetry::Labels;
 using telemetry::MetricFamily;
 using telemetry::MetricType;
 
-constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
 // Integers up to 2^53 are exact in a double, so printing them as integers loses nothing.
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
@@ -334,50 +335,6 @@ std::string EscapeLabelValue(std::string_view value) {
   return out;
 }
 
-// Replaces each maximal subpart of an ill-formed sequence with one U+FFFD (the
-// Unicode "best practice" also used by WHATWG decoders): a truncated 3-byte
-// sequence becomes one U+FFFD, a stray continuation byte one U+FFFD each.
-std::string SanitizeUtf8(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    const auto lead = static_cast<unsigned char>(bytes[i]);
-    if (lead < 0x80) {
-      out += bytes[i++];
-      continue;
-    }
-    // Expected continuation count and the allowed range of the first one
-    // (Unicode Table 3-7), which excludes overlongs, surrogates and > U+10FFFF.
-    int needed = 0;
-    unsigned char low = 0x80, high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      needed = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      needed = 2;
-      if (lead == 0xE0) low = 0xA0;
-      if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      needed = 3;
-      if (lead == 0xF0) low = 0x90;
-      if (lead == 0xF4) high = 0x8F;
-    }
-    std::size_t end = i + 1;
-    int seen = 0;
-    while (seen < needed && end < bytes.size()) {
-      const auto next = static_cast<unsigned char>(bytes[end]);
-      if (next < (seen == 0 ? low : 0x80) || next > (seen == 0 ? high : 0xBF)) break;
-      ++end;
-      ++seen;
-    }
-    if (needed > 0 && seen == needed) {
-      out.append(bytes.substr(i, end - i));
-    } else {
-      out += kReplacementCharacter;
-    }
-    i = end;
-  }
-  return out;
-}
+std::string SanitizeUtf8(std::string_view bytes) { return core::SanitizeUtf8(bytes); }
 
 }  // namespace infrared::prometheus

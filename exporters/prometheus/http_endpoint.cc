@@ -2,9 +2,9 @@
 
 #include <httplib.h>
 
-#include <charconv>
 #include <chrono>
 
+#include "agent/core/listen_address.h"
 #include "exporters/prometheus/exposition.h"
 
 namespace infrared::prometheus {
@@ -23,22 +23,6 @@ constexpr const char* kIndexPage =
     "</ul></body></html>\n";
 
 }  // namespace
-
-bool SplitListenAddress(const std::string& address, std::string& host, int& port) {
-  std::size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string port_text = address.substr(colon + 1);
-  host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos) {
-    return false;  // IPv6 addresses need brackets
-  }
-  if (host.empty()) host = "0.0.0.0";
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  return ec == std::errc() && end == port_text.data() + port_text.size() && !port_text.empty() &&
-         port >= 0 && port <= 65535;
-}
 
 HttpEndpoint::HttpEndpoint(telemetry::MetricRegistry& registry,
                            telemetry::HistogramFamily* scrape_duration)
@@ -74,12 +58,13 @@ void HttpEndpoint::Route() {
 }
 
 bool HttpEndpoint::Start(const std::string& listen_address, std::string& error) {
-  std::string host;
-  int port = 0;
-  if (!SplitListenAddress(listen_address, host, port)) {
+  std::optional<core::ListenAddress> address = core::ParseListenAddress(listen_address);
+  if (!address) {
     error = "web.listen_address '" + listen_address + "' is not of the form [host]:port";
     return false;
   }
+  const std::string host = address->host.empty() ? "0.0.0.0" : address->host;
+  const int port = address->port;
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
   Route();

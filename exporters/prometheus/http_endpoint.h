@@ -13,10 +13,6 @@ class Server;
 
 namespace infrared::prometheus {
 
-// Splits "[host]:port" into host and port. An empty host means all IPv4
-// addresses. False when the text is not of that form.
-bool SplitListenAddress(const std::string& address, std::string& host, int& port);
-
 // The agent's HTTP endpoint: /metrics (text 0.0.4 or OpenMetrics by Accept),
 // /healthz (alive), /readyz (probes attached) and an index page at /.
 class HttpEndpoint {
