@@ -1,7 +1,5 @@
 #include "agent/core/config.h"
 
-#include "agent/core/listen_address.h"
-
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +10,8 @@
 #include <cstring>
 #include <exception>
 #include <string_view>
+
+#include "agent/core/listen_address.h"
 
 namespace infrared::core {
 namespace {
@@ -48,7 +48,6 @@ bool ParseUint32(std::string_view text, std::uint64_t min, std::uint64_t max, st
   out = static_cast<std::uint32_t>(value);
   return true;
 }
-
 
 constexpr std::array<KeySpec, 6> kKeys = {{
     {.key = "web.listen_address",

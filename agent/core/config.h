@@ -10,9 +10,9 @@ namespace infrared::core {
 // Every setting of the agent. Each field is a config key (YAML, nested by the
 // part before the dot) and a flag (--section.key-name).
 struct Config {
-  std::string web_listen_address = ":9464";    // web.listen_address
-  std::string log_format = "json";             // log.format: json | text
-  std::string log_level = "info";              // log.level: debug | info | warn | error
+  std::string web_listen_address = ":9464";     // web.listen_address
+  std::string log_format = "json";              // log.format: json | text
+  std::string log_level = "info";               // log.level: debug | info | warn | error
   std::uint32_t process_max_processes = 32768;  // process.max_processes (BPF map and table cap)
   std::uint32_t process_events_buffer_bytes = 4u << 20;  // process.events_buffer_bytes
   std::uint32_t process_rescan_interval_seconds = 30;    // process.rescan_interval_seconds

@@ -32,8 +32,8 @@ class KernelDropCollector : public telemetry::Collector {
  public:
   explicit KernelDropCollector(loader::ProcessProbes& probes) : probes_(probes) {}
   void Collect(std::vector<telemetry::MetricFamily>& out) override {
-    static constexpr const char* kReasons[INFRARED_DROP_COUNT] = {
-        "ringbuf_full", "stats_map_full", "thread_map_full"};
+    static constexpr const char* kReasons[INFRARED_DROP_COUNT] = {"ringbuf_full", "stats_map_full",
+                                                                  "thread_map_full"};
     telemetry::MetricFamily family;
     family.name = "infrared_dropped";
     family.type = telemetry::MetricType::kCounter;
@@ -70,16 +70,16 @@ class EventHandler {
   void Handle(const process::ExecEvent& event) {
     self_.Event("process_exec");
     table_.OnExec(event, reader_);
-    logger_.Debug("process", "exec",
-                  {{"pid", event.header.pid}, {"ppid", event.header.ppid},
-                   {"filename", event.filename}});
+    logger_.Debug(
+        "process", "exec",
+        {{"pid", event.header.pid}, {"ppid", event.header.ppid}, {"filename", event.filename}});
   }
   void Handle(const process::ExitEvent& event) {
     self_.Event("process_exit");
     table_.OnExit(event);
-    logger_.Debug("process", "exit",
-                  {{"pid", event.header.pid}, {"exit_status", event.exit_code},
-                   {"comm", event.header.comm}});
+    logger_.Debug(
+        "process", "exit",
+        {{"pid", event.header.pid}, {"exit_status", event.exit_code}, {"comm", event.header.comm}});
   }
   void Handle(process::DecodeError error) {
     self_.Dropped("ringbuf", process::DecodeErrorName(error));
@@ -127,7 +127,7 @@ int RunDaemon(const Config& config, Logger& logger) {
     self.Dropped("process_table", reason, 0);
   }
   for (auto decode_error : {process::DecodeError::kTruncated, process::DecodeError::kUnknownType,
-                     process::DecodeError::kBadPid}) {
+                            process::DecodeError::kBadPid}) {
     self.Dropped("ringbuf", process::DecodeErrorName(decode_error), 0);
   }
   process::ProcReader reader;

@@ -1,7 +1,5 @@
 #include "agent/core/logging.h"
 
-#include "agent/core/utf8.h"
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +7,8 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include "agent/core/utf8.h"
 
 namespace infrared::core {
 namespace {

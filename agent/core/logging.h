@@ -27,7 +27,8 @@ struct LogField {
   LogField(std::string_view k, int v) : key(k), value(static_cast<std::int64_t>(v)) {}
   LogField(std::string_view k, unsigned v) : key(k), value(static_cast<std::uint64_t>(v)) {}
   LogField(std::string_view k, long unsigned v) : key(k), value(static_cast<std::uint64_t>(v)) {}
-  LogField(std::string_view k, long long unsigned v) : key(k), value(static_cast<std::uint64_t>(v)) {}
+  LogField(std::string_view k, long long unsigned v)
+      : key(k), value(static_cast<std::uint64_t>(v)) {}
   LogField(std::string_view k, double v) : key(k), value(v) {}
   LogField(std::string_view k, bool v) : key(k), value(v) {}
 

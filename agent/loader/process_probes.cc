@@ -90,8 +90,8 @@ std::unique_ptr<ProcessProbes> ProcessProbes::Create(const core::Config& config,
   probes->ring_ = ring_buffer__new(bpf_map__fd(skeleton->maps.proc_events), OnRingRecord,
                                    &probes->on_record_, nullptr);
   if (!probes->ring_) {
-    error = "creating the process ring buffer reader failed (" +
-            std::string(std::strerror(errno)) + ")";
+    error = "creating the process ring buffer reader failed (" + std::string(std::strerror(errno)) +
+            ")";
     return nullptr;
   }
   return probes;

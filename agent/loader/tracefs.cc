@@ -21,8 +21,8 @@ bool EnsureTracefs(core::Logger& logger, std::string& error) {
   constexpr const char* kTracefs = "/sys/kernel/tracing";
   if (HasEvents(kTracefs) || HasEvents("/sys/kernel/debug/tracing")) return true;
   if (mount("tracefs", kTracefs, "tracefs", 0, nullptr) != 0) {
-    error = std::string("tracefs is not mounted and mounting it at ") + kTracefs +
-            " failed (" + std::strerror(errno) +
+    error = std::string("tracefs is not mounted and mounting it at ") + kTracefs + " failed (" +
+            std::strerror(errno) +
             "); mount it with 'mount -t tracefs tracefs /sys/kernel/tracing' and start again";
     return false;
   }

@@ -86,7 +86,8 @@ std::optional<ProcStatus> ParseProcStatus(std::string_view text) {
     for (const Field& field : fields) {
       if (line.substr(0, field.name.size()) != field.name) continue;
       std::string_view value = line.substr(field.name.size());
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
       if (value.size() < 3 || value.substr(value.size() - 3) != " kB") return std::nullopt;
       std::uint64_t kib = 0;
       if (!ParseInt(value.substr(0, value.size() - 3), kib) || kib > (UINT64_MAX >> 10)) {

@@ -13,9 +13,9 @@ struct ProcStat {
   std::uint32_t ppid = 0;
   std::string comm;
   std::uint64_t flags = 0;
-  std::uint64_t faults = 0;      // minflt + majflt
-  std::uint64_t cpu_ticks = 0;   // utime + stime, in clock ticks
-  std::uint64_t start_ticks = 0; // starttime, clock ticks after boot
+  std::uint64_t faults = 0;       // minflt + majflt
+  std::uint64_t cpu_ticks = 0;    // utime + stime, in clock ticks
+  std::uint64_t start_ticks = 0;  // starttime, clock ticks after boot
 };
 
 // Figures of /proc/<pid>/status the agent uses, in bytes.

@@ -40,17 +40,16 @@ ProcessFigures MergeFigures(ProcessEntry& entry, const std::optional<infrared_pr
   const std::uint64_t cpu_ns = kernel ? kernel->cpu_ns : base.cpu_ns;
   figures.cpu_seconds = std::max(entry.reported_cpu_seconds, static_cast<double>(cpu_ns) / 1e9);
   entry.reported_cpu_seconds = figures.cpu_seconds;
-  figures.page_faults =
-      std::max<std::uint64_t>(entry.reported_faults, base.faults + (kernel ? kernel->page_faults : 0));
+  figures.page_faults = std::max<std::uint64_t>(entry.reported_faults,
+                                                base.faults + (kernel ? kernel->page_faults : 0));
   entry.reported_faults = figures.page_faults;
   if (kernel) {
     figures.voluntary_switches = kernel->voluntary_switches;
     figures.involuntary_switches = kernel->involuntary_switches;
   }
-  figures.rss_bytes =
-      ResidentMember(kernel, INFRARED_RSS_FILE, base.memory.rss_file_bytes) +
-      ResidentMember(kernel, INFRARED_RSS_ANON, base.memory.rss_anon_bytes) +
-      ResidentMember(kernel, INFRARED_RSS_SHMEM, base.memory.rss_shmem_bytes);
+  figures.rss_bytes = ResidentMember(kernel, INFRARED_RSS_FILE, base.memory.rss_file_bytes) +
+                      ResidentMember(kernel, INFRARED_RSS_ANON, base.memory.rss_anon_bytes) +
+                      ResidentMember(kernel, INFRARED_RSS_SHMEM, base.memory.rss_shmem_bytes);
   figures.vm_bytes = (kernel && kernel->rss_known != 0) ? kernel->vm_bytes : base.memory.vm_bytes;
   return figures;
 }
@@ -65,16 +64,16 @@ void ProcessCollector::Collect(std::vector<MetricFamily>& out) {
   MetricFamily rss = MakeFamily("process_memory_usage_bytes",
                                 "Resident memory of the process (anonymous, file and shmem pages).",
                                 "bytes", MetricType::kGauge);
-  MetricFamily vm = MakeFamily("process_memory_virtual_bytes",
-                               "Virtual memory the process has mapped.", "bytes",
-                               MetricType::kGauge);
-  MetricFamily switches = MakeFamily(
-      "process_context_switches",
-      "Context switches of the process's threads since the agent first saw it, by type.", "",
-      MetricType::kCounter);
-  MetricFamily faults = MakeFamily("process_paging_faults",
-                                   "Page faults taken by the process in user mode.", "",
-                                   MetricType::kCounter);
+  MetricFamily vm =
+      MakeFamily("process_memory_virtual_bytes", "Virtual memory the process has mapped.", "bytes",
+                 MetricType::kGauge);
+  MetricFamily switches =
+      MakeFamily("process_context_switches",
+                 "Context switches of the process's threads since the agent first saw it, by type.",
+                 "", MetricType::kCounter);
+  MetricFamily faults =
+      MakeFamily("process_paging_faults", "Page faults taken by the process in user mode.", "",
+                 MetricType::kCounter);
   std::size_t processes = 0;
   table_.VisitAndReap([&](ProcessEntry& entry) {
     std::optional<infrared_proc_stats> kernel =
@@ -87,14 +86,16 @@ void ProcessCollector::Collect(std::vector<MetricFamily>& out) {
     faults.samples.push_back({labels, static_cast<double>(figures.page_faults)});
     Labels voluntary = labels;
     voluntary.push_back({"process_context_switch_type", "voluntary"});
-    switches.samples.push_back({std::move(voluntary), static_cast<double>(figures.voluntary_switches)});
+    switches.samples.push_back(
+        {std::move(voluntary), static_cast<double>(figures.voluntary_switches)});
     labels.push_back({"process_context_switch_type", "involuntary"});
-    switches.samples.push_back({std::move(labels), static_cast<double>(figures.involuntary_switches)});
+    switches.samples.push_back(
+        {std::move(labels), static_cast<double>(figures.involuntary_switches)});
     ++processes;
   });
-  MetricFamily tracked = MakeFamily("infrared_tracked_processes",
-                                    "Processes in the agent's process table at this scrape.", "",
-                                    MetricType::kGauge);
+  MetricFamily tracked =
+      MakeFamily("infrared_tracked_processes",
+                 "Processes in the agent's process table at this scrape.", "", MetricType::kGauge);
   tracked.samples.push_back({{}, static_cast<double>(processes)});
   for (MetricFamily* family : {&cpu, &rss, &vm, &switches, &faults, &tracked}) {
     out.push_back(std::move(*family));

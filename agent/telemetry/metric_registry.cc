@@ -158,8 +158,7 @@ GaugeFamily& MetricRegistry::AddGauge(const std::string& name, const std::string
 
 HistogramFamily& MetricRegistry::AddHistogram(const std::string& name, const std::string& help,
                                               std::vector<std::string> label_names,
-                                              std::vector<double> bounds,
-                                              const std::string& unit) {
+                                              std::vector<double> bounds, const std::string& unit) {
   std::lock_guard lock(mutex_);
   if (!names_.insert(name).second) Die("metric " + name + " registered twice");
   histograms_.emplace_back(name, help, unit, MetricType::kHistogram, std::move(label_names),
@@ -181,9 +180,15 @@ std::vector<MetricFamily> MetricRegistry::Collect() const {
     out.reserve(order_.size());
     for (const auto& [type, index] : order_) {
       switch (type) {
-        case MetricType::kCounter: out.push_back(counters_[index].Snapshot()); break;
-        case MetricType::kGauge: out.push_back(gauges_[index].Snapshot()); break;
-        case MetricType::kHistogram: out.push_back(histograms_[index].Snapshot()); break;
+        case MetricType::kCounter:
+          out.push_back(counters_[index].Snapshot());
+          break;
+        case MetricType::kGauge:
+          out.push_back(gauges_[index].Snapshot());
+          break;
+        case MetricType::kHistogram:
+          out.push_back(histograms_[index].Snapshot());
+          break;
       }
     }
     collectors = collectors_;

@@ -8,8 +8,8 @@ SelfMetrics::SelfMetrics(MetricRegistry& registry, const std::string& version)
       probe_attached_(registry.AddGauge("infrared_probe_attached",
                                         "1 when the probe is attached, 0 when it could not be.",
                                         {"probe"})),
-      events_(registry.AddCounter("infrared_events",
-                                  "Events received from the kernel, by source.", {"source"})),
+      events_(registry.AddCounter("infrared_events", "Events received from the kernel, by source.",
+                                  {"source"})),
       dropped_(registry.AddCounter(
           "infrared_dropped",
           "Items lost, by the stage that lost them and why. Zero is the only good value.",

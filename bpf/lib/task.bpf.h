@@ -1,8 +1,9 @@
 /* Helpers for reading task_struct fields with CO-RE. */
 #pragma once
 
-#include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+
+#include "vmlinux.h"
 
 /* From include/linux/sched.h; not in BTF because they are macros. */
 #define INFRARED_PF_EXITING 0x00000004

@@ -1,7 +1,5 @@
 #include "exporters/prometheus/exposition.h"
 
-#include "agent/core/utf8.h"
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -9,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+
+#include "agent/core/utf8.h"
 
 namespace infrared::prometheus {
 namespace {
@@ -96,8 +96,8 @@ std::vector<FamilyGroup> GroupByName(const std::vector<MetricFamily>& families) 
     FamilyGroup& group = groups[it->second];
     if (!group.members.empty() && group.members.front()->type != family.type) continue;
     group.members.push_back(&family);
-    group.series += family.type == MetricType::kHistogram ? family.histograms.size()
-                                                          : family.samples.size();
+    group.series +=
+        family.type == MetricType::kHistogram ? family.histograms.size() : family.samples.size();
   }
   return groups;
 }
@@ -169,9 +169,12 @@ void WriteHistograms(std::string& out, const MetricFamily& family) {
 
 std::string_view TypeName(MetricType type) {
   switch (type) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -288,7 +291,7 @@ ExpositionFormat NegotiateFormat(std::string_view accept_header) {
       any_type = std::max(any_type, range.q);
     }
   }
-  const double text_q = text_exact >= 0       ? text_exact
+  const double text_q = text_exact >= 0         ? text_exact
                         : text_any_subtype >= 0 ? text_any_subtype
                                                 : std::max(any_type, 0.0);
   // Ties go to OpenMetrics: a client naming it at all is asking for it.
@@ -298,7 +301,8 @@ ExpositionFormat NegotiateFormat(std::string_view accept_header) {
 
 std::string ContentType(ExpositionFormat format) {
   switch (format) {
-    case ExpositionFormat::kText004: return "text/plain; version=0.0.4; charset=utf-8";
+    case ExpositionFormat::kText004:
+      return "text/plain; version=0.0.4; charset=utf-8";
     case ExpositionFormat::kOpenMetrics100:
       return "application/openmetrics-text; version=1.0.0; charset=utf-8";
   }

@@ -37,7 +37,8 @@ void HttpEndpoint::Route() {
     response.set_content(Render(registry_.Collect(), format), ContentType(format).c_str());
     if (scrape_duration_) {
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-      scrape_duration_->WithLabels({format == ExpositionFormat::kOpenMetrics100 ? "openmetrics" : "text"})
+      scrape_duration_
+          ->WithLabels({format == ExpositionFormat::kOpenMetrics100 ? "openmetrics" : "text"})
           .Observe(took.count());
     }
   });

@@ -78,13 +78,13 @@ TEST(SanitizeUtf8Test, ReplacesEachMaximalInvalidSubpartOnce) {
   const std::vector<EscapeCase> cases = {
       {"ascii", "ascii"},
       {"\xE2\x82\xAC \xF0\x9F\x98\x80", "\xE2\x82\xAC \xF0\x9F\x98\x80"},  // euro, emoji
-      {"\x80", r},                                                      // stray continuation
-      {"a\xE2\x82", "a" + r},                                           // truncated at end
-      {"\xE2\x82z", r + "z"},                                           // truncated mid-string
-      {"\xF0\x9F\x98", r},                                              // truncated 4-byte
-      {"\xC0\xAF", r + r},                                              // overlong lead
-      {"\xED\xA0\x80", r + r + r},                                      // surrogate
-      {"\xF4\x90\x80\x80", r + r + r + r},                              // above U+10FFFF
+      {"\x80", r},                                                         // stray continuation
+      {"a\xE2\x82", "a" + r},                                              // truncated at end
+      {"\xE2\x82z", r + "z"},                                              // truncated mid-string
+      {"\xF0\x9F\x98", r},                                                 // truncated 4-byte
+      {"\xC0\xAF", r + r},                                                 // overlong lead
+      {"\xED\xA0\x80", r + r + r},                                         // surrogate
+      {"\xF4\x90\x80\x80", r + r + r + r},                                 // above U+10FFFF
       {"\xFF\xFE", r + r},
       {std::string("nul\0ok", 6), std::string("nul\0ok", 6)},
   };
@@ -102,9 +102,8 @@ TEST(RenderTest, CounterInText004CarriesTotalInMetadata) {
 }
 
 TEST(RenderTest, CounterInOpenMetricsNamesFamilyWithoutTotal) {
-  const std::vector<MetricFamily> families = {Scalar("cpu_seconds", MetricType::kCounter,
-                                                     {{{{"mode", "user"}}, 1.5}}, "CPU time.",
-                                                     "seconds")};
+  const std::vector<MetricFamily> families = {Scalar(
+      "cpu_seconds", MetricType::kCounter, {{{{"mode", "user"}}, 1.5}}, "CPU time.", "seconds")};
   EXPECT_EQ(Render(families, ExpositionFormat::kOpenMetrics100),
             "# TYPE cpu_seconds counter\n"
             "# UNIT cpu_seconds seconds\n"
@@ -205,9 +204,17 @@ struct ValueCase {
 TEST(RenderTest, ValuesUseShortestForm) {
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<ValueCase> cases = {
-      {42, "42"},        {0, "0"},          {-3, "-3"},       {1.5, "1.5"},
-      {0.1, "0.1"},      {200000, "200000"}, {1e21, "1e+21"},  {1e-7, "1e-07"},
-      {inf, "+Inf"},     {-inf, "-Inf"},    {std::numeric_limits<double>::quiet_NaN(), "NaN"},
+      {42, "42"},
+      {0, "0"},
+      {-3, "-3"},
+      {1.5, "1.5"},
+      {0.1, "0.1"},
+      {200000, "200000"},
+      {1e21, "1e+21"},
+      {1e-7, "1e-07"},
+      {inf, "+Inf"},
+      {-inf, "-Inf"},
+      {std::numeric_limits<double>::quiet_NaN(), "NaN"},
       {123456789.25, "123456789.25"},
   };
   for (const auto& c : cases) {
@@ -238,7 +245,7 @@ TEST(NegotiateFormatTest, HonoursQValuesAndVersions) {
   const std::vector<AcceptCase> cases = {
       {"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
        "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-       kOm},  // Prometheus 2.42
+       kOm},           // Prometheus 2.42
       {"*/*", kText},  // curl
       {"", kText},
       {"text/plain", kText},

@@ -61,8 +61,8 @@ TEST(FamilyTest, WithLabelsReturnsTheSameSeriesForTheSameValues) {
 }
 
 TEST(FamilyTest, HistogramSnapshotCarriesBoundsAndLabels) {
-  HistogramFamily family("latency_seconds", "Latency.", "seconds", MetricType::kHistogram,
-                         {"op"}, {0.1, 1});
+  HistogramFamily family("latency_seconds", "Latency.", "seconds", MetricType::kHistogram, {"op"},
+                         {0.1, 1});
   family.WithLabels({"read"}).Observe(0.5);
   const MetricFamily snapshot = family.Snapshot();
   EXPECT_EQ(snapshot.unit, "seconds");
