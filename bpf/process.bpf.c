@@ -165,13 +165,22 @@ static __always_inline void on_rss_stat(__u32 mm_id, bool curr, int member, long
   stats->rss_known |= 1u << member;
 }
 
-SEC("tracepoint/kmem/rss_stat")
-int handle_rss_stat(struct trace_event_raw_rss_stat *ctx) {
-  on_rss_stat(ctx->mm_id, ctx->curr, ctx->member, ctx->size);
+/* The raw tracepoint gives the mm itself; the figure is the one the rss_stat
+ * event would print, the counter's global value. Linux 6.2 made rss_stat an
+ * array of percpu_counter. */
+SEC("raw_tp/rss_stat")
+int BPF_PROG(handle_rss_stat, struct mm_struct *mm, int member) {
+  if (member < 0 || member >= INFRARED_RSS_MEMBERS)
+    return 0;
+  struct percpu_counter *counter = &mm->rss_stat[member & (INFRARED_RSS_MEMBERS - 1)];
+  __s64 pages = BPF_CORE_READ(counter, count);
+  struct mm_struct *current_mm = BPF_CORE_READ(current_task(), mm);
+  __u32 mm_id = (__u32)((__u64)mm ^ ((__u64)mm >> 32));
+  on_rss_stat(mm_id, mm == current_mm, member, pages > 0 ? pages * (long)page_size : 0);
   return 0;
 }
 
-SEC("tracepoint/exceptions/page_fault_user")
+SEC("raw_tp/page_fault_user")
 int handle_page_fault_user(void *ctx) {
   struct task_struct *task = current_task();
   if (task_is_kthread(task))
@@ -199,24 +208,24 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
   return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exec")
-int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx) {
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
+             struct linux_binprm *bprm) {
   struct infrared_process_exec_event *event =
       bpf_ringbuf_reserve(&proc_events, sizeof(*event), 0);
   if (!event) {
     count_drop(INFRARED_DROP_RINGBUF_FULL);
     return 0;
   }
-  fill_header(&event->header, INFRARED_PROCESS_EXEC, current_task());
-  unsigned int offset = ctx->__data_loc_filename & 0xFFFF;
-  bpf_probe_read_kernel_str(event->filename, sizeof(event->filename), (void *)ctx + offset);
+  fill_header(&event->header, INFRARED_PROCESS_EXEC, task);
+  bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
+                            BPF_CORE_READ(bprm, filename));
   bpf_ringbuf_submit(event, 0);
   return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exit")
-int handle_sched_process_exit(void *ctx) {
-  struct task_struct *task = current_task();
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(handle_sched_process_exit, struct task_struct *task) {
   if (task_is_kthread(task) || BPF_CORE_READ(task, signal, live.counter) != 0)
     return 0; /* a thread ended, the process goes on */
   __u32 tgid = BPF_CORE_READ(task, tgid);

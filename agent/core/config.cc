@@ -5,51 +5,17 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string_view>
 
-#include "agent/core/listen_address.h"
+#include "agent/core/config_values.h"
 
 namespace infrared::core {
 namespace {
 
-enum class ValueKind { kListenAddress, kChoice, kInteger, kPowerOfTwo };
-
-// One setting. The table below is the only place a key is described, so YAML,
-// flags, --help and ConfigKeys() cannot drift apart.
-struct KeySpec {
-  std::string_view key;          // YAML key, "section.name"
-  std::string_view placeholder;  // value name shown by --help
-  std::string_view description;
-  std::string_view accepted;  // finishes "expected ..." in errors and --help
-  ValueKind kind;
-  std::string Config::*text = nullptr;      // kListenAddress and kChoice
-  std::uint32_t Config::*number = nullptr;  // kInteger and kPowerOfTwo
-  std::uint32_t min = 0;
-  std::uint32_t max = 0;
-  std::array<std::string_view, 4> choices = {};
-};
-
-bool IsDigits(std::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// Digits only: signs, spaces, hex and suffixes are refused rather than guessed at.
-bool ParseUint32(std::string_view text, std::uint64_t min, std::uint64_t max, std::uint32_t& out) {
-  std::uint64_t value = 0;
-  if (!IsDigits(text)) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return false;
-  if (value < min || value > max) return false;
-  out = static_cast<std::uint32_t>(value);
-  return true;
-}
-
-constexpr std::array<KeySpec, 6> kKeys = {{
+constexpr std::array<KeySpec, 15> kKeys = {{
     {.key = "web.listen_address",
      .placeholder = "ADDRESS",
      .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
@@ -96,36 +62,85 @@ constexpr std::array<KeySpec, 6> kKeys = {{
      .number = &Config::process_rescan_interval_seconds,
      .min = 1,
      .max = 86400},
+    {.key = "http.enabled",
+     .placeholder = "BOOL",
+     .description = "Capture socket payloads of TCP connections and report HTTP/1.x exchanges as "
+                    "metrics and spans.",
+     .accepted = "true or false",
+     .kind = ValueKind::kBool,
+     .boolean = &Config::http_enabled,
+     .example = "false"},
+    {.key = "http.max_connections",
+     .placeholder = "N",
+     .description = "Most connections whose HTTP streams are tracked at once; beyond it new "
+                    "connections are not parsed (counted as dropped).",
+     .accepted = "an integer from 64 to 1048576",
+     .kind = ValueKind::kInteger,
+     .number = &Config::http_max_connections,
+     .min = 64,
+     .max = 1048576},
+    {.key = "http.connection_idle_seconds",
+     .placeholder = "SECONDS",
+     .description = "A connection with no traffic for this long is forgotten.",
+     .accepted = "an integer from 1 to 86400",
+     .kind = ValueKind::kInteger,
+     .number = &Config::http_connection_idle_seconds,
+     .min = 1,
+     .max = 86400},
+    {.key = "http.route_patterns",
+     .placeholder = "LIST",
+     .description = "Route templates such as /users/{id} or /api/*; the first that matches a "
+                    "request path becomes http.route, else ids in the path are replaced by {id}.",
+     .accepted = "route templates, each starting with '/' (e.g. /users/{id})",
+     .kind = ValueKind::kList,
+     .list = &Config::http_route_patterns,
+     .element_ok = IsRouteTemplate,
+     .example = "/users/{id},/api/*"},
+    {.key = "capture.executables",
+     .placeholder = "LIST",
+     .description = "Capture payloads only of processes whose executable name is in this list; "
+                    "empty means every process.",
+     .accepted = "executable names, each non-empty and without '/' (e.g. nginx)",
+     .kind = ValueKind::kList,
+     .list = &Config::capture_executables,
+     .element_ok = IsExecutableName,
+     .example = "nginx,python3"},
+    {.key = "capture.bytes_per_call",
+     .placeholder = "BYTES",
+     .description = "Most payload bytes copied from one read or write; the true length is always "
+                    "reported.",
+     .accepted = "an integer from 0 to 131072",
+     .kind = ValueKind::kInteger,
+     .number = &Config::capture_bytes_per_call,
+     .min = 0,
+     .max = 131072},
+    {.key = "capture.events_buffer_bytes",
+     .placeholder = "BYTES",
+     .description = "Size of the ring buffer carrying socket payloads from the kernel.",
+     .accepted = "a power of two from 4096 to 1073741824",
+     .kind = ValueKind::kPowerOfTwo,
+     .number = &Config::capture_events_buffer_bytes,
+     .min = 4096,
+     .max = 1073741824},
+    // Any text: a path is only checked when the span writer opens it.
+    {.key = "spans.output",
+     .placeholder = "OUTPUT",
+     .description = "Where finished spans are written as JSON lines: stdout, or a file path "
+                    "(appended); empty: nowhere.",
+     .accepted = "stdout, a file path, or an empty value",
+     .kind = ValueKind::kText,
+     .text = &Config::spans_output,
+     .example = "stdout"},
+    {.key = "spans.queue_size",
+     .placeholder = "N",
+     .description = "Finished spans waiting for an exporter; when full, new spans are dropped and "
+                    "counted.",
+     .accepted = "an integer from 16 to 1048576",
+     .kind = ValueKind::kInteger,
+     .number = &Config::spans_queue_size,
+     .min = 16,
+     .max = 1048576},
 }};
-
-// Stores `text` in the field of `spec`; false, leaving `config` alone, when
-// `text` is not accepted.
-bool SetValue(const KeySpec& spec, std::string_view text, Config& config) {
-  std::uint32_t number = 0;
-  switch (spec.kind) {
-    case ValueKind::kListenAddress:
-      if (!ParseListenAddress(text)) return false;
-      break;
-    case ValueKind::kChoice:
-      if (text.empty() ||
-          std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
-        return false;
-      }
-      break;
-    case ValueKind::kPowerOfTwo:
-    case ValueKind::kInteger:
-      if (!ParseUint32(text, spec.min, spec.max, number)) return false;
-      if (spec.kind == ValueKind::kPowerOfTwo && (number & (number - 1)) != 0) return false;
-      config.*spec.number = number;
-      return true;
-  }
-  config.*spec.text = std::string(text);
-  return true;
-}
-
-std::string GetValue(const KeySpec& spec, const Config& config) {
-  return spec.text != nullptr ? config.*spec.text : std::to_string(config.*spec.number);
-}
 
 std::string FlagName(const KeySpec& spec) {
   std::string flag = "--" + std::string(spec.key);
@@ -192,12 +207,45 @@ std::string NodeKind(const YAML::Node& node) {
   return "a single value";
 }
 
-bool ApplyValue(const KeySpec& spec, std::string_view text, const std::string& where,
-                Config& config, std::string& error) {
-  if (SetValue(spec, text, config)) return true;
+bool InvalidValue(const KeySpec& spec, std::string_view text, const std::string& where,
+                  std::string& error) {
   error = "Invalid value " + Quoted(text) + " for " + where + ": expected " +
           std::string(spec.accepted) + ".";
   return false;
+}
+
+// A flag's value, or a YAML scalar of a key that is not a list. A list value is
+// split at commas and added to the list: the caller clears it first.
+bool ApplyValue(const KeySpec& spec, std::string_view text, const std::string& where,
+                Config& config, std::string& error) {
+  std::string rejected;
+  return SetValue(spec, text, config, rejected) || InvalidValue(spec, rejected, where, error);
+}
+
+// A YAML list value: a sequence of single values, or one single value taken
+// whole (not split at commas). It replaces the list.
+bool ApplyYamlList(const KeySpec& spec, const YAML::Node& value, const std::string& source,
+                   Config& config, std::string& error) {
+  std::vector<YAML::Node> nodes;
+  if (value.IsScalar()) {
+    nodes.push_back(value);
+  } else {
+    for (const YAML::Node& node : value) nodes.push_back(node);
+  }
+  std::vector<std::string> items;
+  for (const YAML::Node& node : nodes) {
+    std::string where = std::string(spec.key) + " in " + source + LineSuffix(node.Mark());
+    if (!node.IsScalar()) {
+      error = "Element " + std::to_string(items.size() + 1) + " of " + where +
+              " must be a single value but is " + NodeKind(node) + "; expected " +
+              std::string(spec.accepted) + ".";
+      return false;
+    }
+    if (!spec.element_ok(node.Scalar())) return InvalidValue(spec, node.Scalar(), where, error);
+    items.push_back(node.Scalar());
+  }
+  config.*spec.list = std::move(items);
+  return true;
 }
 
 bool UnknownYamlKey(const std::string& key, const YAML::Mark& mark, const std::string& source,
@@ -214,11 +262,15 @@ bool ApplyYamlValue(const std::string& key, const YAML::Node& key_node, const YA
   const KeySpec* spec = FindKey(key);
   if (spec == nullptr) return UnknownYamlKey(key, key_node.Mark(), source, error);
   std::string where = std::string(spec->key) + " in " + source + LineSuffix(key_node.Mark());
+  bool list = spec->kind == ValueKind::kList;
+  if (list && (value.IsSequence() || value.IsScalar())) {
+    return ApplyYamlList(*spec, value, source, config, error);
+  }
   if (!value.IsScalar()) {
-    error =
-        "Setting " + where +
-        (value.IsNull() ? " has no value" : " must be a single value but is " + NodeKind(value)) +
-        "; expected " + std::string(spec->accepted) + ".";
+    std::string shape = (list ? " must be a list or a single value" : " must be a single value") +
+                        std::string(" but is ") + NodeKind(value);
+    error = "Setting " + where + (value.IsNull() ? " has no value" : shape) + "; expected " +
+            std::string(spec->accepted) + ".";
     return false;
   }
   return ApplyValue(*spec, value.Scalar(), where, config, error);
@@ -366,7 +418,9 @@ bool ScanArgument(int argc, const char* const argv[], int& i, CommandLine& resul
     return false;
   }
   FlagValue flag{spec, std::string(name), {}};
-  if (!TakeValue(argc, argv, i, name, GetValue(*spec, Config{}), flag.value, error)) return false;
+  std::string example =
+      spec->example.empty() ? ShownValue(*spec, Config{}) : std::string(spec->example);
+  if (!TakeValue(argc, argv, i, name, example, flag.value, error)) return false;
   flags.push_back(std::move(flag));
   return true;
 }
@@ -424,6 +478,10 @@ std::optional<CommandLine> ParseCommandLine(int argc, const char* const argv[],
   // --help and --version answer without reading the file, so a broken file cannot hide them.
   bool wants_file = !result.config_path.empty() && !result.show_help && !result.show_version;
   if (wants_file && !LoadConfigFile(result.config_path, result.config, error)) return std::nullopt;
+  // A list flag replaces the file's list; given again, it adds to it.
+  for (const FlagValue& flag : flags) {
+    if (flag.spec->kind == ValueKind::kList) (result.config.*flag.spec->list).clear();
+  }
   for (const FlagValue& flag : flags) {
     if (!ApplyValue(*flag.spec, flag.value, flag.flag, result.config, error)) return std::nullopt;
   }
@@ -448,9 +506,13 @@ std::string HelpText() {
   add("--version", {"Print the version and exit."});
   Config defaults;
   for (const KeySpec& spec : kKeys) {
-    std::string accepted = "Accepts " + std::string(spec.accepted) + ".";
+    std::string accepted = "Accepts " + std::string(spec.accepted);
+    accepted += spec.kind != ValueKind::kList
+                    ? "."
+                    : "; comma-separated; repeat the flag to add more. In the config file: a "
+                      "YAML list, or one string.";
     std::string origin =
-        "(config key: " + std::string(spec.key) + ", default: " + GetValue(spec, defaults) + ")";
+        "(config key: " + std::string(spec.key) + ", default: " + ShownValue(spec, defaults) + ")";
     add(FlagName(spec) + " " + std::string(spec.placeholder), {spec.description, accepted, origin});
   }
   return out;
@@ -460,7 +522,7 @@ std::vector<KeyInfo> ConfigKeys() {
   Config defaults;
   std::vector<KeyInfo> keys;
   for (const KeySpec& spec : kKeys) {
-    keys.push_back({std::string(spec.key), FlagName(spec), GetValue(spec, defaults),
+    keys.push_back({std::string(spec.key), FlagName(spec), ShownValue(spec, defaults),
                     std::string(spec.description)});
   }
   return keys;

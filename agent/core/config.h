@@ -16,6 +16,16 @@ struct Config {
   std::uint32_t process_max_processes = 32768;  // process.max_processes (BPF map and table cap)
   std::uint32_t process_events_buffer_bytes = 4u << 20;  // process.events_buffer_bytes
   std::uint32_t process_rescan_interval_seconds = 30;    // process.rescan_interval_seconds
+
+  bool http_enabled = true;                       // http.enabled
+  std::uint32_t http_max_connections = 16384;     // http.max_connections
+  std::uint32_t http_connection_idle_seconds = 300;  // http.connection_idle_seconds
+  std::vector<std::string> http_route_patterns;   // http.route_patterns
+  std::vector<std::string> capture_executables;   // capture.executables (empty: all)
+  std::uint32_t capture_bytes_per_call = 16384;   // capture.bytes_per_call
+  std::uint32_t capture_events_buffer_bytes = 16u << 20;  // capture.events_buffer_bytes
+  std::string spans_output;                       // spans.output: "", "stdout" or a path
+  std::uint32_t spans_queue_size = 8192;          // spans.queue_size
 };
 
 // What the command line asked for.

@@ -8,6 +8,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "agent/core/http_capture.h"
 #include "agent/loader/process_probes.h"
 #include "agent/loader/tracefs.h"
 #include "agent/process/event_decoder.h"
@@ -56,6 +57,9 @@ class EventHandler {
                telemetry::SelfMetrics& self, Logger& logger)
       : table_(table), reader_(reader), self_(self), logger_(logger) {}
 
+  // Process changes also steer the payload capture selection.
+  void Follow(HttpCapture* capture) { capture_ = capture; }
+
   void operator()(const void* data, std::size_t size) {
     std::visit([this](const auto& event) { Handle(event); },
                process::DecodeProcessEvent(data, size));
@@ -65,11 +69,13 @@ class EventHandler {
   void Handle(const process::ForkEvent& event) {
     self_.Event("process_fork");
     table_.OnFork(event, reader_);
+    Tell(event.header.pid);
     logger_.Debug("process", "fork", {{"pid", event.header.pid}, {"ppid", event.header.ppid}});
   }
   void Handle(const process::ExecEvent& event) {
     self_.Event("process_exec");
     table_.OnExec(event, reader_);
+    Tell(event.header.pid);
     logger_.Debug(
         "process", "exec",
         {{"pid", event.header.pid}, {"ppid", event.header.ppid}, {"filename", event.filename}});
@@ -77,6 +83,7 @@ class EventHandler {
   void Handle(const process::ExitEvent& event) {
     self_.Event("process_exit");
     table_.OnExit(event);
+    if (capture_) capture_->OnProcessGone(event.header.pid);
     logger_.Debug(
         "process", "exit",
         {{"pid", event.header.pid}, {"exit_status", event.exit_code}, {"comm", event.header.comm}});
@@ -85,6 +92,14 @@ class EventHandler {
     self_.Dropped("ringbuf", process::DecodeErrorName(error));
   }
 
+  void Tell(std::uint32_t pid) {
+    if (!capture_) return;
+    if (std::optional<process::ProcessEntry> entry = table_.Find(pid)) {
+      capture_->OnProcess(pid, entry->executable_name);
+    }
+  }
+
+  HttpCapture* capture_ = nullptr;
   process::ProcessTable& table_;
   const process::ProcReader& reader_;
   telemetry::SelfMetrics& self_;
@@ -153,6 +168,19 @@ int RunDaemon(const Config& config, Logger& logger) {
   for (const loader::ProbeStatus& probe : probes->Probes()) {
     self.ProbeAttached(probe.name, probe.attached);
   }
+  std::unique_ptr<HttpCapture> http;
+  if (config.http_enabled) {
+    http = HttpCapture::Create(config, logger, registry, self, table, error);
+    if (!http) {
+      logger.Error("http", error);
+      endpoint.Stop();
+      return 1;
+    }
+    for (const loader::ProbeStatus& probe : http->Probes()) {
+      self.ProbeAttached(probe.name, probe.attached);
+    }
+    registry.AddCollector(http.get());
+  }
   KernelDropCollector kernel_drops(*probes);
   process::ProcessCollector process_collector(table, *probes);
   registry.AddCollector(&process_collector);
@@ -161,6 +189,13 @@ int RunDaemon(const Config& config, Logger& logger) {
   // Probes are attached before the seed, so that nothing born in between is
   // missed; events about seeded processes are applied on top.
   std::size_t seeded = table.Rescan(reader);
+  if (http) {
+    table.ForEachLive([&](const process::ProcessEntry& entry) {
+      http->OnProcess(entry.pid, entry.executable_name);
+    });
+    handler.Follow(http.get());
+    http->Start();
+  }
   endpoint.SetReady(true);
   logger.Info("agent", "ready",
               {{"port", endpoint.Port()}, {"processes", seeded}, {"version", INFRARED_VERSION}});
@@ -187,7 +222,9 @@ int RunDaemon(const Config& config, Logger& logger) {
   logger.Info("agent", "stopping", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   stop = true;
   poller.join();
+  if (http) http->Stop();
   endpoint.Stop();
+  http.reset();
   probes.reset();  // detaches every probe
   logger.Info("agent", "stopped");
   return 0;

@@ -10,6 +10,7 @@
 
 #include "agent/core/config.h"
 #include "agent/core/logging.h"
+#include "agent/loader/bpf_util.h"
 #include "agent/process/process_collector.h"
 #include "infrared/abi/process.h"
 
@@ -17,11 +18,6 @@ struct process_bpf;
 struct ring_buffer;
 
 namespace infrared::loader {
-
-struct ProbeStatus {
-  std::string name;  // the probe label: "sched_switch", ...
-  bool attached = false;
-};
 
 // Owns the process BPF object: opens, sizes, loads and attaches it, polls its
 // ring buffer and reads its maps. Detaches and frees everything on destruction.
@@ -39,7 +35,6 @@ class ProcessProbes : public process::KernelStats {
   ProcessProbes& operator=(const ProcessProbes&) = delete;
 
   const std::vector<ProbeStatus>& Probes() const { return probes_; }
-  bool AnyAttached() const;
 
   // Waits up to timeout_ms for records and hands each to on_record. Returns the
   // number handled, or a negative errno.
@@ -62,7 +57,7 @@ class ProcessProbes : public process::KernelStats {
   ring_buffer* ring_ = nullptr;
   RecordFn on_record_;
   std::vector<ProbeStatus> probes_;
-  int possible_cpus_ = 1;
+  std::vector<bpf_link**> links_;
 };
 
 }  // namespace infrared::loader

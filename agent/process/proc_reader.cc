@@ -163,6 +163,19 @@ std::optional<std::string> ProcReader::ServiceNameFromEnviron(std::uint32_t pid)
   return name;
 }
 
+std::optional<std::string> ProcReader::ExecutableName(std::uint32_t pid) const {
+  char target[4096];
+  std::string link = root_ + "/" + std::to_string(pid) + "/exe";
+  ssize_t n = readlink(link.c_str(), target, sizeof(target));
+  if (n <= 0) return std::nullopt;
+  std::string_view path(target, static_cast<std::size_t>(n));
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (path.size() > kDeleted.size() && path.substr(path.size() - kDeleted.size()) == kDeleted) {
+    path.remove_suffix(kDeleted.size());
+  }
+  return std::string(Basename(path));
+}
+
 bool ProcReader::Exists(std::uint32_t pid) const {
   struct stat info;
   return stat((root_ + "/" + std::to_string(pid)).c_str(), &info) == 0;
@@ -183,17 +196,7 @@ std::optional<ProcSnapshot> ProcReader::Read(std::uint32_t pid) const {
   snapshot.faults = stat->faults;
   snapshot.executable_name = stat->comm;
   if (!snapshot.kernel_thread) {
-    char target[4096];
-    std::string link = root_ + "/" + std::to_string(pid) + "/exe";
-    ssize_t n = readlink(link.c_str(), target, sizeof(target));
-    if (n > 0) {
-      std::string_view path(target, static_cast<std::size_t>(n));
-      constexpr std::string_view kDeleted = " (deleted)";
-      if (path.size() > kDeleted.size() && path.substr(path.size() - kDeleted.size()) == kDeleted) {
-        path.remove_suffix(kDeleted.size());
-      }
-      snapshot.executable_name = std::string(Basename(path));
-    }
+    if (std::optional<std::string> name = ExecutableName(pid)) snapshot.executable_name = *name;
     if (std::optional<ProcStatus> status = ReadStatus(pid)) snapshot.memory = *status;
   }
   snapshot.service_name = ServiceNameFromEnviron(pid).value_or(snapshot.executable_name);

@@ -62,6 +62,8 @@ class ProcReader {
   // OTEL_SERVICE_NAME from the process's environment, if set and readable.
   std::optional<std::string> ServiceNameFromEnviron(std::uint32_t pid) const;
   std::optional<ProcStatus> ReadStatus(std::uint32_t pid) const;
+  // Basename of the /proc/<pid>/exe link (symlinks resolved, " (deleted)" cut).
+  std::optional<std::string> ExecutableName(std::uint32_t pid) const;
   // True while /proc/<pid> exists (threads included).
   bool Exists(std::uint32_t pid) const;
 

@@ -116,8 +116,10 @@ void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
   }
   ProcessEntry& entry = it->second;
   entry.ppid = event.header.ppid;
-  entry.executable_name =
-      event.filename.empty() ? event.header.comm : ExecutableNameFromPath(event.filename);
+  // The resolved executable, as for seeded processes; the exec'd path when the
+  // process is already gone.
+  entry.executable_name = reader.ExecutableName(pid).value_or(
+      event.filename.empty() ? event.header.comm : ExecutableNameFromPath(event.filename));
   entry.service_name = reader.ServiceNameFromEnviron(pid).value_or(entry.executable_name);
   entry.baseline.memory = ProcStatus{};  // a new image has a new, empty mm
 }
@@ -141,6 +143,11 @@ void ProcessTable::VisitAndReap(const std::function<void(ProcessEntry&)>& visit)
   exited_.clear();
 }
 
+void ProcessTable::ForEachLive(const std::function<void(const ProcessEntry&)>& visit) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [pid, entry] : live_) visit(entry);
+}
+
 std::size_t ProcessTable::LiveCount() const {
   std::lock_guard lock(mutex_);
   return live_.size();
@@ -154,8 +161,12 @@ std::size_t ProcessTable::ExitedCount() const {
 std::optional<ProcessEntry> ProcessTable::Find(std::uint32_t pid) const {
   std::lock_guard lock(mutex_);
   auto it = live_.find(pid);
-  if (it == live_.end()) return std::nullopt;
-  return it->second;
+  if (it != live_.end()) return it->second;
+  // An exited process not yet reported is still known, for late events.
+  for (auto exited = exited_.rbegin(); exited != exited_.rend(); ++exited) {
+    if (exited->pid == pid) return *exited;
+  }
+  return std::nullopt;
 }
 
 }  // namespace infrared::process

@@ -61,8 +61,12 @@ class ProcessTable {
   // then forgets the exited ones: their last figures have been reported once.
   void VisitAndReap(const std::function<void(ProcessEntry&)>& visit);
 
+  // Calls `visit` for each live process under the lock; nothing is reaped.
+  void ForEachLive(const std::function<void(const ProcessEntry&)>& visit) const;
+
   std::size_t LiveCount() const;
   std::size_t ExitedCount() const;
+  // The live process with this pid, else the latest exited one not yet reaped.
   std::optional<ProcessEntry> Find(std::uint32_t pid) const;
 
  private:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -44,6 +45,13 @@ class TempFile {
   std::string path_;
 };
 
+// A list field as one string, elements joined by ',' ("" when empty).
+std::string Joined(const std::vector<std::string>& items) {
+  std::string joined;
+  for (const std::string& item : items) joined += (joined.empty() ? "" : ",") + item;
+  return joined;
+}
+
 // Reads a field by its config key, written independently of config.cc's table.
 std::string FieldOf(const Config& config, const std::string& key) {
   if (key == "web.listen_address") return config.web_listen_address;
@@ -55,6 +63,19 @@ std::string FieldOf(const Config& config, const std::string& key) {
   if (key == "process.rescan_interval_seconds") {
     return std::to_string(config.process_rescan_interval_seconds);
   }
+  if (key == "http.enabled") return config.http_enabled ? "true" : "false";
+  if (key == "http.max_connections") return std::to_string(config.http_max_connections);
+  if (key == "http.connection_idle_seconds") {
+    return std::to_string(config.http_connection_idle_seconds);
+  }
+  if (key == "http.route_patterns") return Joined(config.http_route_patterns);
+  if (key == "capture.executables") return Joined(config.capture_executables);
+  if (key == "capture.bytes_per_call") return std::to_string(config.capture_bytes_per_call);
+  if (key == "capture.events_buffer_bytes") {
+    return std::to_string(config.capture_events_buffer_bytes);
+  }
+  if (key == "spans.output") return config.spans_output;
+  if (key == "spans.queue_size") return std::to_string(config.spans_queue_size);
   ADD_FAILURE() << "test does not know key " << key;
   return "";
 }
@@ -63,8 +84,8 @@ struct KeyRow {
   std::string key;
   std::string dashed_flag;
   std::string underscored_flag;
-  std::string default_value;
-  std::string sample_value;  // valid and different from the default
+  std::string default_value;  // as FieldOf reads it; --help shows "" as "none"
+  std::string sample_value;   // valid and different from the default
 };
 
 const std::vector<KeyRow> kKeyRows = {
@@ -78,6 +99,19 @@ const std::vector<KeyRow> kKeyRows = {
      "--process.events_buffer_bytes", "4194304", "65536"},
     {"process.rescan_interval_seconds", "--process.rescan-interval-seconds",
      "--process.rescan_interval_seconds", "30", "5"},
+    {"http.enabled", "--http.enabled", "--http.enabled", "true", "false"},
+    {"http.max_connections", "--http.max-connections", "--http.max_connections", "16384", "128"},
+    {"http.connection_idle_seconds", "--http.connection-idle-seconds",
+     "--http.connection_idle_seconds", "300", "60"},
+    {"http.route_patterns", "--http.route-patterns", "--http.route_patterns", "",
+     "/users/{id},/api/*"},
+    {"capture.executables", "--capture.executables", "--capture.executables", "", "nginx,python3"},
+    {"capture.bytes_per_call", "--capture.bytes-per-call", "--capture.bytes_per_call", "16384",
+     "0"},
+    {"capture.events_buffer_bytes", "--capture.events-buffer-bytes",
+     "--capture.events_buffer_bytes", "16777216", "65536"},
+    {"spans.output", "--spans.output", "--spans.output", "", "stdout"},
+    {"spans.queue_size", "--spans.queue-size", "--spans.queue_size", "8192", "16"},
 };
 
 TEST(ConfigTest, NoArgumentsGivesDefaults) {
@@ -213,6 +247,52 @@ TEST(ConfigTest, ValuesAreValidated) {
       {"--process.rescan-interval-seconds", "86400", true},
       {"--process.rescan-interval-seconds", "0", false},
       {"--process.rescan-interval-seconds", "86401", false},
+      {"--http.enabled", "true", true},
+      {"--http.enabled", "false", true},
+      {"--http.enabled", "", false},
+      {"--http.enabled", "yes", false},
+      {"--http.enabled", "1", false},
+      {"--http.enabled", "0", false},
+      {"--http.enabled", "True", false},
+      {"--http.enabled", "FALSE", false},
+      {"--http.max-connections", "64", true},
+      {"--http.max-connections", "1048576", true},
+      {"--http.max-connections", "63", false},
+      {"--http.max-connections", "1048577", false},
+      {"--http.max-connections", "", false},
+      {"--http.connection-idle-seconds", "1", true},
+      {"--http.connection-idle-seconds", "86400", true},
+      {"--http.connection-idle-seconds", "0", false},
+      {"--http.connection-idle-seconds", "86401", false},
+      {"--http.route-patterns", "/", true},
+      {"--http.route-patterns", "/users/{id}", true},
+      {"--http.route-patterns", "/api/*,/users/{id}/orders", true},
+      {"--http.route-patterns", "", true},  // an empty list
+      {"--http.route-patterns", "users/{id}", false},
+      {"--http.route-patterns", "*", false},
+      {"--http.route-patterns", " /users", false},
+      {"--capture.executables", "nginx", true},
+      {"--capture.executables", "python3.12,node,my app", true},
+      {"--capture.executables", "", true},  // an empty list: every process
+      {"--capture.executables", "/usr/bin/nginx", false},
+      {"--capture.executables", "bin/nginx", false},
+      {"--capture.bytes-per-call", "0", true},
+      {"--capture.bytes-per-call", "131072", true},
+      {"--capture.bytes-per-call", "131073", false},
+      {"--capture.bytes-per-call", "-1", false},
+      {"--capture.events-buffer-bytes", "4096", true},
+      {"--capture.events-buffer-bytes", "1073741824", true},
+      {"--capture.events-buffer-bytes", "2048", false},
+      {"--capture.events-buffer-bytes", "16777215", false},
+      {"--capture.events-buffer-bytes", "2147483648", false},
+      {"--spans.output", "", true},
+      {"--spans.output", "stdout", true},
+      {"--spans.output", "/var/log/infrared/spans.jsonl", true},
+      {"--spans.output", "relative dir/spans.jsonl", true},
+      {"--spans.queue-size", "16", true},
+      {"--spans.queue-size", "1048576", true},
+      {"--spans.queue-size", "15", false},
+      {"--spans.queue-size", "1048577", false},
   };
   for (const ValueRow& row : rows) {
     ParseResult result = Parse({row.flag + "=" + row.value});
@@ -262,7 +342,146 @@ TEST(ConfigTest, CommandLineErrorsAreSentencesNamingTheProblem) {
       {{"--config=/nonexistent/infrared.yaml"},
        {"/nonexistent/infrared.yaml", "No such file or directory"}},
       {{"--config=a.yaml", "--config=b.yaml"}, {"--config", "twice"}},
+      {{"--http.enabled"}, {"--http.enabled", "needs a value", "--http.enabled=false"}},
+      {{"--http.route-patterns"},
+       {"--http.route-patterns", "needs a value", "--http.route-patterns=/users/{id},/api/*"}},
+      {{"--capture.executables", "--http.enabled=true"},
+       {"--capture.executables", "needs a value", "--capture.executables=nginx,python3"}},
+      {{"--spans.output"}, {"--spans.output", "needs a value", "--spans.output=stdout"}},
+      {{"--spans.queue-size"}, {"--spans.queue-size", "needs a value", "=8192"}},
+      {{"--capture.executable=nginx"}, {"did you mean --capture.executables"}},
+      {{"--http.route-pattern=/a"}, {"did you mean --http.route-patterns"}},
+      {{"--queue-size=16"}, {"did you mean --spans.queue-size"}},
   });
+}
+
+TEST(ConfigTest, BoolFlagsAndYaml) {
+  EXPECT_FALSE(Parse({"--http.enabled=false"}).line->config.http_enabled);
+  EXPECT_FALSE(Parse({"--http.enabled", "false"}).line->config.http_enabled);
+  EXPECT_TRUE(Parse({"--http.enabled=false", "--http.enabled=true"}).line->config.http_enabled);
+  TempFile file("http:\n  enabled: false\n");
+  EXPECT_FALSE(Parse({"--config", file.path()}).line->config.http_enabled);
+  EXPECT_TRUE(Parse({"--config", file.path(), "--http.enabled=true"}).line->config.http_enabled);
+
+  for (const char* text :
+       {"http: {enabled: false}\n", "http.enabled: false\n", "http:\n  enabled: \"false\"\n"}) {
+    Config config;
+    std::string error;
+    ASSERT_TRUE(ApplyYaml(text, "test.yaml", config, error)) << text << ": " << error;
+    EXPECT_FALSE(config.http_enabled) << text;
+    ASSERT_TRUE(ApplyYaml("http: {enabled: true}", "test.yaml", config, error)) << error;
+    EXPECT_TRUE(config.http_enabled);
+  }
+}
+
+TEST(ConfigTest, ListFlagsSplitAtCommasAndAccumulate) {
+  using List = std::vector<std::string>;
+  ParseResult one = Parse({"--http.route-patterns=/users/{id},/api/*"});
+  ASSERT_TRUE(one.line) << one.error;
+  EXPECT_EQ(one.line->config.http_route_patterns, (List{"/users/{id}", "/api/*"}));
+
+  ParseResult repeated =
+      Parse({"--capture.executables=nginx", "--log.level=warn", "--capture.executables",
+             "python3,node", "--capture.executables=envoy"});
+  ASSERT_TRUE(repeated.line) << repeated.error;
+  EXPECT_EQ(repeated.line->config.capture_executables, (List{"nginx", "python3", "node", "envoy"}));
+
+  ParseResult spellings = Parse({"--http.route-patterns", "/a", "--http.route_patterns=/b"});
+  ASSERT_TRUE(spellings.line) << spellings.error;
+  EXPECT_EQ(spellings.line->config.http_route_patterns, (List{"/a", "/b"}));
+
+  // An empty value adds nothing, so it can clear a list from the file.
+  ParseResult empty = Parse({"--capture.executables="});
+  ASSERT_TRUE(empty.line) << empty.error;
+  EXPECT_TRUE(empty.line->config.capture_executables.empty());
+}
+
+TEST(ConfigTest, ListFlagReplacesTheFilesList) {
+  using List = std::vector<std::string>;
+  TempFile file(
+      "capture:\n  executables: [nginx, envoy]\n"
+      "http:\n  route_patterns:\n    - /users/{id}\n");
+  ParseResult file_only = Parse({"--config", file.path()});
+  ASSERT_TRUE(file_only.line) << file_only.error;
+  EXPECT_EQ(file_only.line->config.capture_executables, (List{"nginx", "envoy"}));
+  EXPECT_EQ(file_only.line->config.http_route_patterns, (List{"/users/{id}"}));
+
+  std::vector<std::vector<std::string>> orders = {
+      {"--capture.executables=curl", "--config", file.path(), "--capture.executables", "wget"},
+      {"--config", file.path(), "--capture.executables=curl,wget"},
+  };
+  for (const auto& args : orders) {
+    ParseResult result = Parse(args);
+    ASSERT_TRUE(result.line) << result.error;
+    EXPECT_EQ(result.line->config.capture_executables, (List{"curl", "wget"}));
+    EXPECT_EQ(result.line->config.http_route_patterns, (List{"/users/{id}"}));  // untouched
+  }
+
+  ParseResult cleared = Parse({"--config", file.path(), "--capture.executables="});
+  ASSERT_TRUE(cleared.line) << cleared.error;
+  EXPECT_TRUE(cleared.line->config.capture_executables.empty());
+}
+
+TEST(ConfigTest, ListErrorsQuoteTheBadElement) {
+  ExpectCommandLineErrors({
+      {{"--http.route-patterns=/users/{id},api/*"},
+       {"\"api/*\"", "--http.route-patterns", "expected", "starting with '/'"}},
+      {{"--http.route-patterns=/a,,/b"}, {"\"\"", "--http.route-patterns"}},
+      {{"--http.route-patterns", "/a,"}, {"\"\"", "--http.route-patterns"}},
+      {{"--capture.executables=nginx", "--capture.executables=/usr/bin/python3"},
+       {"\"/usr/bin/python3\"", "--capture.executables", "without '/'"}},
+      {{"--capture.executables=,nginx"}, {"\"\"", "--capture.executables", "non-empty"}},
+  });
+}
+
+TEST(ConfigTest, YamlListsAreSequencesOrOneString) {
+  using List = std::vector<std::string>;
+  struct Row {
+    std::string yaml;
+    List patterns;
+  };
+  const std::vector<Row> rows = {
+      {"http:\n  route_patterns:\n    - /users/{id}\n    - \"/api/*\"\n",
+       {"/users/{id}", "/api/*"}},
+      {"http: {route_patterns: [/a, \"/b/{id}\"]}\n", {"/a", "/b/{id}"}},
+      {"http.route_patterns: [/a]\n", {"/a"}},
+      {"http:\n  route_patterns: /users/{id}\n", {"/users/{id}"}},
+      {"http:\n  route_patterns: /a,/b\n", {"/a,/b"}},  // one string is one element
+      {"http:\n  route_patterns: []\n", {}},
+  };
+  for (const Row& row : rows) {
+    Config config;
+    config.http_route_patterns = {"/before"};
+    std::string error;
+    ASSERT_TRUE(ApplyYaml(row.yaml, "test.yaml", config, error)) << row.yaml << ": " << error;
+    EXPECT_EQ(config.http_route_patterns, row.patterns) << row.yaml;
+  }
+  Config config;
+  std::string error;
+  ASSERT_TRUE(ApplyYaml("capture:\n  executables: nginx\n", "test.yaml", config, error)) << error;
+  EXPECT_EQ(config.capture_executables, (List{"nginx"}));
+  ASSERT_TRUE(ApplyYaml("capture:\n  executables: [python3, node]\n", "test.yaml", config, error))
+      << error;
+  EXPECT_EQ(config.capture_executables, (List{"python3", "node"}));  // replaced, not added
+}
+
+TEST(ConfigTest, NewSectionsFromYaml) {
+  Config config;
+  std::string error;
+  ASSERT_TRUE(
+      ApplyYaml("http:\n  max_connections: 1024\n  connection_idle_seconds: 60\n"
+                "capture:\n  bytes_per_call: 0\n  events_buffer_bytes: 65536\n"
+                "spans:\n  output: /var/log/spans.jsonl\n  queue_size: 100\n",
+                "test.yaml", config, error))
+      << error;
+  EXPECT_EQ(config.http_max_connections, 1024u);
+  EXPECT_EQ(config.http_connection_idle_seconds, 60u);
+  EXPECT_EQ(config.capture_bytes_per_call, 0u);
+  EXPECT_EQ(config.capture_events_buffer_bytes, 65536u);
+  EXPECT_EQ(config.spans_output, "/var/log/spans.jsonl");
+  EXPECT_EQ(config.spans_queue_size, 100u);
+  ASSERT_TRUE(ApplyYaml("spans: {output: \"\"}\n", "test.yaml", config, error)) << error;
+  EXPECT_EQ(config.spans_output, "");
 }
 
 TEST(ConfigTest, DirectoryAsConfigFileIsReported) {
@@ -305,6 +524,28 @@ TEST(ConfigTest, YamlErrorsAreSentencesNamingTheProblem) {
       {"process:\n  max_processes: 12\n",
        {"\"12\"", "process.max_processes", "line 2", "64 to 4194304"}},
       {"? [a]\n: 1\n", {"test.yaml", "plain names"}},
+      {"http:\n  enabled: yes\n", {"\"yes\"", "http.enabled", "line 2", "true or false"}},
+      {"http:\n  enabled: 1\n", {"\"1\"", "http.enabled", "true or false"}},
+      {"http:\n  enabled:\n", {"http.enabled", "has no value"}},
+      {"http:\n  max_connections: 63\n", {"\"63\"", "http.max_connections", "64 to 1048576"}},
+      {"http:\n  route_patterns:\n    - /a\n    - users\n",
+       {"\"users\"", "http.route_patterns", "line 4", "starting with '/'"}},
+      {"http:\n  route_patterns: users\n", {"\"users\"", "http.route_patterns", "line 2"}},
+      {"http:\n  route_patterns: [/a, \"\"]\n", {"\"\"", "http.route_patterns"}},
+      {"http:\n  route_patterns:\n    - /a\n    - [/b]\n",
+       {"Element 2", "http.route_patterns", "line 4", "a list", "expected"}},
+      {"http:\n  route_patterns: [{a: 1}]\n", {"Element 1", "a map"}},
+      {"http:\n  route_patterns: {a: 1}\n",
+       {"http.route_patterns", "line 2", "must be a list or a single value", "a map"}},
+      {"http:\n  route_patterns:\n", {"http.route_patterns", "has no value"}},
+      {"http:\n  route_pattern: [/a]\n", {"did you mean http.route_patterns"}},
+      {"capture:\n  executables: [nginx, /usr/bin/curl]\n",
+       {"\"/usr/bin/curl\"", "capture.executables", "line 2", "without '/'"}},
+      {"capture:\n  bytes_per_call: 200000\n", {"\"200000\"", "capture.bytes_per_call"}},
+      {"capture:\n  events_buffer_bytes: 5000\n", {"\"5000\"", "a power of two"}},
+      {"spans:\n  output: [stdout]\n", {"spans.output", "a list"}},
+      {"spans:\n  queue_size: 8\n", {"\"8\"", "spans.queue_size", "16 to 1048576"}},
+      {"spans: stdout\n", {"spans", "must be a map"}},
   };
   for (const YamlErrorRow& row : rows) {
     Config config;
@@ -323,6 +564,10 @@ TEST(ConfigTest, YamlWithAnErrorChangesNothing) {
   std::string error;
   EXPECT_FALSE(ApplyYaml("log:\n  level: debug\n  format: xml\n", "test.yaml", config, error));
   EXPECT_EQ(config.log_level, "info");
+  EXPECT_FALSE(
+      ApplyYaml("http:\n  route_patterns: [/a]\n  enabled: no\n", "test.yaml", config, error));
+  EXPECT_TRUE(config.http_route_patterns.empty());
+  EXPECT_TRUE(config.http_enabled);
 }
 
 TEST(ConfigTest, ConfigKeysMatchTheTable) {
@@ -331,7 +576,8 @@ TEST(ConfigTest, ConfigKeysMatchTheTable) {
   for (std::size_t i = 0; i < keys.size(); ++i) {
     EXPECT_EQ(keys[i].key, kKeyRows[i].key);
     EXPECT_EQ(keys[i].flag, kKeyRows[i].dashed_flag);
-    EXPECT_EQ(keys[i].default_value, kKeyRows[i].default_value);
+    std::string shown = kKeyRows[i].default_value.empty() ? "none" : kKeyRows[i].default_value;
+    EXPECT_EQ(keys[i].default_value, shown);
     EXPECT_FALSE(keys[i].description.empty());
   }
   EXPECT_EQ(keys[0].description, "Address the /metrics, /healthz and /readyz endpoint listens on.");
@@ -366,6 +612,34 @@ TEST(ConfigTest, HelpListsEveryFlagKeyAndDefault) {
   }
   std::istringstream lines(help);
   for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 100u) << line;
+}
+
+TEST(ConfigTest, HelpShowsListsBoolsAndEmptyDefaults) {
+  std::string help = HelpText();
+  std::string folded = FoldWhitespace(help);
+  EXPECT_NE(help.find("  --http.enabled BOOL\n"), std::string::npos);
+  EXPECT_NE(help.find("(config key: http.enabled, default: true)"), std::string::npos);
+  for (const char* key : {"http.route_patterns", "capture.executables"}) {
+    std::string flag = "--" + std::string(key);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    std::size_t at = help.find("  " + flag + " LIST\n");
+    ASSERT_NE(at, std::string::npos) << flag;
+    std::size_t end = help.find("(config key: " + std::string(key) + ", default: none)", at);
+    ASSERT_NE(end, std::string::npos) << key;
+    std::string entry = FoldWhitespace(help.substr(at, end - at));
+    EXPECT_NE(entry.find("comma-separated; repeat the flag to add more"), std::string::npos)
+        << entry;
+    EXPECT_NE(entry.find("YAML list"), std::string::npos) << entry;
+  }
+  EXPECT_NE(help.find("(config key: spans.output, default: none)"), std::string::npos);
+  EXPECT_NE(folded.find("Accepts route templates, each starting with '/'"), std::string::npos);
+  // Only list flags mention repeating.
+  std::size_t mentions = 0;
+  for (std::size_t at = folded.find("repeat the flag"); at != std::string::npos;
+       at = folded.find("repeat the flag", at + 1)) {
+    ++mentions;
+  }
+  EXPECT_EQ(mentions, 2u);
 }
 
 }  // namespace

@@ -192,6 +192,7 @@ TEST_F(ProcessTableTest, ExecRenamesAndResetsMemory) {
     std::string filename;
     std::string expected_executable;
     std::string expected_service;
+    std::string exe_link = "";  // where /proc/<pid>/exe points after exec; empty: gone
   };
   const Case cases[] = {
       {"service from environ", "A=1\0OTEL_SERVICE_NAME=payments\0"sv, "/usr/local/bin/worker",
@@ -200,6 +201,8 @@ TEST_F(ProcessTableTest, ExecRenamesAndResetsMemory) {
       {"empty service in environ", "OTEL_SERVICE_NAME=\0"sv, "./run.sh", "run.sh", "run.sh"},
       {"bare filename", ""sv, "python3", "python3", "python3"},
       {"empty filename uses comm", ""sv, "", "execd", "execd"},
+      {"resolved executable wins", ""sv, "/usr/bin/python3", "python3.11", "python3.11",
+       "/usr/bin/python3.11"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -208,8 +211,10 @@ TEST_F(ProcessTableTest, ExecRenamesAndResetsMemory) {
     ProcReader reader(procfs.root());
     ProcessTable table = MakeTable();
     table.Rescan(reader);
-    // The kernel replaces the environment at exec.
+    // The kernel replaces the environment and the executable at exec.
     procfs.Write(100, "environ", c.environ);
+    procfs.FakeProcfs::Remove("100/exe");
+    if (!c.exe_link.empty()) procfs.Symlink("100/exe", c.exe_link);
 
     table.OnExec(Exec(100, 7, c.filename), reader);
 
@@ -249,7 +254,9 @@ TEST_F(ProcessTableTest, ExitThenVisitAndReap) {
 
   EXPECT_EQ(table.LiveCount(), 0u);
   EXPECT_EQ(table.ExitedCount(), 2u);
-  EXPECT_FALSE(table.Find(10).has_value());  // Find sees live processes only
+  // Exited processes stay findable, for late events, until reported.
+  ASSERT_TRUE(table.Find(10).has_value());
+  EXPECT_TRUE(table.Find(10)->exited);
 
   std::vector<ProcessEntry> exited;
   table.VisitAndReap([&](ProcessEntry& entry) { exited.push_back(entry); });
@@ -258,6 +265,7 @@ TEST_F(ProcessTableTest, ExitThenVisitAndReap) {
   EXPECT_TRUE(exited[0].exited);
   EXPECT_EQ(exited[0].exit_status, 0x0200);
   ASSERT_TRUE(exited[0].final_stats.has_value());
+  EXPECT_FALSE(table.Find(10).has_value());
   EXPECT_EQ(exited[0].final_stats->cpu_ns, 5u);
   EXPECT_EQ(exited[1].pid, 11u);
   EXPECT_EQ(exited[1].exit_status, 9);
@@ -314,7 +322,8 @@ TEST_F(ProcessTableTest, RescanMarksMissingProcessExitedOnSecondMiss) {
 
   // Twice: the exit event was lost.
   table.Rescan(reader_);
-  EXPECT_FALSE(table.Find(100).has_value());
+  ASSERT_TRUE(table.Find(100).has_value());
+  EXPECT_TRUE(table.Find(100)->exited);
   EXPECT_TRUE(table.Find(101).has_value());
   EXPECT_EQ(table.ExitedCount(), 1u);
   EXPECT_THAT(drops_, ElementsAre("exit_event_missed"));

@@ -1,0 +1,188 @@
+#include "agent/core/http_capture.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <variant>
+
+namespace infrared::core {
+namespace {
+
+constexpr int kPollTimeoutMs = 100;
+constexpr std::size_t kSpanBatch = 256;
+constexpr std::uint64_t kExpireEveryNs = 1'000'000'000;
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+}  // namespace
+
+HttpCapture::HttpCapture(const Config& config, Logger& logger, telemetry::SelfMetrics& self)
+    : config_(config),
+      logger_(logger),
+      self_(self),
+      selected_executables_(config.capture_executables.begin(), config.capture_executables.end()) {}
+
+HttpCapture::~HttpCapture() { Stop(); }
+
+std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& logger,
+                                                 telemetry::MetricRegistry& registry,
+                                                 telemetry::SelfMetrics& self,
+                                                 process::ProcessTable& table,
+                                                 std::string& error) {
+  std::unique_ptr<HttpCapture> capture(new HttpCapture(config, logger, self));
+  std::optional<semantics::RouteMatcher> routes;
+  if (!config.http_route_patterns.empty()) {
+    routes = semantics::RouteMatcher::Create(config.http_route_patterns, error);
+    if (!routes) return nullptr;
+  }
+  if (!config.spans_output.empty()) {
+    capture->writer_ = console::SpanWriter::Open(config.spans_output, error);
+    if (!capture->writer_) return nullptr;
+    capture->spans_ = std::make_unique<telemetry::SpanQueue>(config.spans_queue_size);
+  }
+  HttpCapture* raw = capture.get();
+  capture->observer_ = std::make_unique<semantics::HttpObserver>(semantics::HttpObserver::Dependencies{
+      .registry = registry,
+      .spans = capture->spans_.get(),
+      .ids = capture->ids_,
+      .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
+        std::optional<process::ProcessEntry> entry = table.Find(pid);
+        if (!entry) return std::nullopt;
+        return semantics::ProcessIdentity{entry->executable_name, entry->service_name};
+      },
+      .to_unix_ns = [raw](std::uint64_t ns) { return raw->to_unix_(ns); },
+      .on_span_dropped = [raw] { raw->self_.Dropped("spans", "queue_full"); },
+      .host_name = HostName(),
+      .routes = std::move(routes),
+  });
+  net::TrackerLimits limits;
+  limits.max_connections = config.http_max_connections;
+  limits.idle_ns = std::uint64_t{config.http_connection_idle_seconds} * 1'000'000'000;
+  capture->tracker_ = std::make_unique<net::ConnTracker>(
+      limits, *capture->observer_, *capture,
+      [raw](const char* reason, std::uint64_t count) {
+        raw->self_.Dropped("conn_tracker", reason, static_cast<double>(count));
+      });
+  capture->probes_ = loader::SockProbes::Create(
+      config, logger, [raw](const void* data, std::size_t size) { raw->OnRecord(data, size); },
+      error);
+  if (!capture->probes_) return nullptr;
+  for (const char* reason : {"table_full", "connection_expired"}) {
+    self.Dropped("conn_tracker", reason, 0);
+  }
+  if (capture->spans_) self.Dropped("spans", "queue_full", 0);
+  return capture;
+}
+
+void HttpCapture::OnRecord(const void* data, std::size_t size) {
+  std::visit(
+      [this](const auto& event) {
+        using Event = std::decay_t<decltype(event)>;
+        if constexpr (std::is_same_v<Event, net::OpenEvent>) {
+          self_.Event("sock_open");
+          tracker_->OnOpen(event);
+        } else if constexpr (std::is_same_v<Event, net::DataEvent>) {
+          self_.Event("sock_data");
+          tracker_->OnData(event);
+        } else if constexpr (std::is_same_v<Event, net::CloseEvent>) {
+          self_.Event("sock_close");
+          tracker_->OnClose(event);
+        } else {
+          self_.Dropped("sock_ringbuf", net::SockDecodeErrorName(event));
+        }
+      },
+      net::DecodeSockEvent(data, size));
+}
+
+void HttpCapture::Start() {
+  poller_ = std::thread([this] { PollLoop(); });
+  if (spans_) exporter_ = std::thread([this] { ExportLoop(); });
+}
+
+void HttpCapture::Stop() {
+  stop_ = true;
+  if (poller_.joinable()) poller_.join();
+  if (spans_) spans_->Close();
+  if (exporter_.joinable()) exporter_.join();
+}
+
+void HttpCapture::PollLoop() {
+  std::uint64_t next_expiry = MonotonicToUnix::NowMonotonicNs() + kExpireEveryNs;
+  while (!stop_.load()) {
+    int handled = probes_->Poll(kPollTimeoutMs);
+    if (handled < 0 && handled != -EINTR) {
+      logger_.Error("http", "polling the socket ring buffer failed", {{"errno", -handled}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(kPollTimeoutMs));
+    }
+    const std::uint64_t now = MonotonicToUnix::NowMonotonicNs();
+    if (now >= next_expiry) {
+      tracker_->Expire(now);
+      next_expiry = now + kExpireEveryNs;
+    }
+    tracked_connections_ = tracker_->Size();
+  }
+}
+
+void HttpCapture::ExportLoop() {
+  std::vector<telemetry::Span> batch;
+  for (;;) {
+    batch.clear();
+    std::size_t popped = spans_->PopBatch(batch, kSpanBatch, std::chrono::milliseconds(200));
+    if (popped == 0) {
+      if (spans_->Closed() && spans_->Size() == 0) return;
+      continue;
+    }
+    if (!writer_->WriteBatch(batch)) {
+      self_.Dropped("spans", "write_failed", static_cast<double>(batch.size()));
+    }
+  }
+}
+
+void HttpCapture::OnProcess(std::uint32_t pid, const std::string& executable_name) {
+  if (selected_executables_.empty()) return;
+  probes_->Select(pid, selected_executables_.count(executable_name) > 0);
+}
+
+void HttpCapture::OnProcessGone(std::uint32_t pid) {
+  if (!selected_executables_.empty()) probes_->Select(pid, false);
+}
+
+void HttpCapture::Skip(const net::ConnId& conn) { probes_->Skip(conn); }
+
+void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
+  static constexpr const char* kDrops[INFRARED_SOCK_DROP_COUNT] = {
+      "ringbuf_full", "conn_map_full", "iovec_limit", "payload_truncated"};
+  telemetry::MetricFamily dropped;
+  dropped.name = "infrared_dropped";
+  dropped.type = telemetry::MetricType::kCounter;
+  auto drops = probes_->Drops();
+  for (int i = 0; i < INFRARED_SOCK_DROP_COUNT; ++i) {
+    dropped.samples.push_back(
+        {{{"stage", "kernel_sock"}, {"reason", kDrops[i]}}, static_cast<double>(drops[i])});
+  }
+  out.push_back(std::move(dropped));
+
+  auto counters = probes_->Counters();
+  telemetry::MetricFamily calls;
+  calls.name = "infrared_capture_skipped_calls";
+  calls.help = "Socket reads and writes the kernel did not copy, by why.";
+  calls.type = telemetry::MetricType::kCounter;
+  calls.samples.push_back({{{"reason", "not_http"}},
+                           static_cast<double>(counters[INFRARED_SOCK_COUNT_SKIPPED_CALLS])});
+  calls.samples.push_back({{{"reason", "not_selected"}},
+                           static_cast<double>(counters[INFRARED_SOCK_COUNT_UNSELECTED_CALLS])});
+  out.push_back(std::move(calls));
+
+  telemetry::MetricFamily tracked;
+  tracked.name = "infrared_tracked_connections";
+  tracked.help = "TCP connections whose payloads the agent is following.";
+  tracked.type = telemetry::MetricType::kGauge;
+  tracked.samples.push_back({{}, static_cast<double>(tracked_connections_.load())});
+  out.push_back(std::move(tracked));
+}
+
+}  // namespace infrared::core

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/core/config.h"
+#include "agent/core/logging.h"
+#include "agent/loader/sock_probes.h"
+#include "agent/net/conn_tracker.h"
+#include "agent/process/process_table.h"
+#include "agent/semantics/http_observer.h"
+#include "agent/telemetry/metric_registry.h"
+#include "agent/telemetry/self_metrics.h"
+#include "agent/telemetry/span_queue.h"
+#include "exporters/console/span_writer.h"
+
+namespace infrared::core {
+
+// HTTP/1.x over plain TCP, end to end: the socket probes, the connection
+// tracker and parsers on a thread of their own, HTTP metrics, and spans
+// written by a console exporter thread.
+class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
+ public:
+  // nullptr with `error` set when the probes cannot be loaded, a route pattern
+  // is invalid or the span output cannot be opened.
+  static std::unique_ptr<HttpCapture> Create(const Config& config, Logger& logger,
+                                             telemetry::MetricRegistry& registry,
+                                             telemetry::SelfMetrics& self,
+                                             process::ProcessTable& table, std::string& error);
+  ~HttpCapture() override;
+
+  const std::vector<loader::ProbeStatus>& Probes() const { return probes_->Probes(); }
+
+  // Starts the event and span threads.
+  void Start();
+  // Stops both threads; spans still queued are written first.
+  void Stop();
+
+  // The capture selection follows processes by executable name.
+  void OnProcess(std::uint32_t pid, const std::string& executable_name);
+  void OnProcessGone(std::uint32_t pid);
+
+  void Skip(const net::ConnId& conn) override;
+  void Collect(std::vector<telemetry::MetricFamily>& out) override;
+
+ private:
+  HttpCapture(const Config& config, Logger& logger, telemetry::SelfMetrics& self);
+  void OnRecord(const void* data, std::size_t size);
+  void PollLoop();
+  void ExportLoop();
+
+  const Config config_;
+  Logger& logger_;
+  telemetry::SelfMetrics& self_;
+  std::unordered_set<std::string> selected_executables_;
+  MonotonicToUnix to_unix_;
+  telemetry::RandomIdGenerator ids_;
+  std::unique_ptr<telemetry::SpanQueue> spans_;
+  std::unique_ptr<console::SpanWriter> writer_;
+  std::unique_ptr<semantics::HttpObserver> observer_;
+  std::unique_ptr<net::ConnTracker> tracker_;
+  std::unique_ptr<loader::SockProbes> probes_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> tracked_connections_{0};  // written by the poller, read by scrapes
+  std::thread poller_;
+  std::thread exporter_;
+};
+
+}  // namespace infrared::core

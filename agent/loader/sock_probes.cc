@@ -1,0 +1,144 @@
+#include "agent/loader/sock_probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "sockdata.skel.h"
+
+namespace infrared::loader {
+namespace {
+
+// Mirrors struct conn_key / conn_info of bpf/sockdata.bpf.c.
+struct ConnKey {
+  std::uint32_t pid;
+  std::int32_t fd;
+};
+struct ConnInfo {
+  std::uint64_t generation;
+  std::uint64_t sk;
+  std::uint32_t role;
+  std::uint32_t flags;
+};
+
+int OnRingRecord(void* context, void* data, std::size_t size) {
+  static_cast<SockProbes::RecordFn*>(context)->operator()(data, size);
+  return 0;
+}
+
+}  // namespace
+
+SockProbes::SockProbes(sockdata_bpf* skeleton, RecordFn on_record)
+    : skeleton_(skeleton), on_record_(std::move(on_record)) {}
+
+SockProbes::~SockProbes() {
+  if (ring_) ring_buffer__free(ring_);
+  DetachAll(links_);
+  sockdata_bpf__destroy(skeleton_);
+}
+
+std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core::Logger& logger,
+                                               RecordFn on_record, std::string& error) {
+  RouteLibbpfLogs(logger);
+  sockdata_bpf* skeleton = sockdata_bpf__open();
+  if (!skeleton) {
+    error = "opening the socket eBPF object failed (" + std::string(std::strerror(errno)) + ")";
+    return nullptr;
+  }
+  std::unique_ptr<SockProbes> probes(new SockProbes(skeleton, std::move(on_record)));
+  skeleton->rodata->capture_all = config.capture_executables.empty();
+  skeleton->rodata->self_tgid = static_cast<std::uint32_t>(getpid());
+  skeleton->rodata->capture_bytes = config.capture_bytes_per_call;
+  auto& rodata = *skeleton->rodata;
+  rodata.nr_read = SYS_read;
+  rodata.nr_write = SYS_write;
+  rodata.nr_readv = SYS_readv;
+  rodata.nr_writev = SYS_writev;
+  rodata.nr_sendto = SYS_sendto;
+  rodata.nr_recvfrom = SYS_recvfrom;
+  rodata.nr_sendmsg = SYS_sendmsg;
+  rodata.nr_recvmsg = SYS_recvmsg;
+  rodata.nr_sendfile = SYS_sendfile;
+  rodata.nr_connect = SYS_connect;
+#ifdef SYS_accept
+  rodata.nr_accept = SYS_accept;  // arm64 has accept4 only
+#endif
+  rodata.nr_accept4 = SYS_accept4;
+  rodata.nr_close = SYS_close;
+  bpf_map__set_max_entries(skeleton->maps.sock_events, config.capture_events_buffer_bytes);
+  bpf_map__set_max_entries(skeleton->maps.conns,
+                           std::max<std::uint32_t>(65536, 4 * config.http_max_connections));
+  bpf_map__set_max_entries(skeleton->maps.selected, config.process_max_processes);
+  if (int err = sockdata_bpf__load(skeleton); err != 0) {
+    error = LoadError("socket", -err);
+    return nullptr;
+  }
+  probes->Attach(logger);
+  if (!AnyAttached(probes->probes_)) {
+    error = "none of the socket probes could be attached; see the log lines before this one";
+    return nullptr;
+  }
+  probes->ring_ = ring_buffer__new(bpf_map__fd(skeleton->maps.sock_events), OnRingRecord,
+                                   &probes->on_record_, nullptr);
+  if (!probes->ring_) {
+    error =
+        "creating the socket ring buffer reader failed (" + std::string(std::strerror(errno)) + ")";
+    return nullptr;
+  }
+  return probes;
+}
+
+void SockProbes::Attach(core::Logger& logger) {
+  auto& p = skeleton_->progs;
+  auto& l = skeleton_->links;
+  const std::vector<ProbeSlot> slots = {
+      {"sys_enter", p.handle_sys_enter, &l.handle_sys_enter},
+      {"sys_exit", p.handle_sys_exit, &l.handle_sys_exit},
+  };
+  for (const ProbeSlot& slot : slots) links_.push_back(slot.link);
+  probes_ = AttachEach(slots, logger);
+}
+
+int SockProbes::Poll(int timeout_ms) { return ring_buffer__poll(ring_, timeout_ms); }
+
+void SockProbes::Select(std::uint32_t pid, bool selected) {
+  const int fd = bpf_map__fd(skeleton_->maps.selected);
+  if (selected) {
+    std::uint8_t yes = 1;
+    bpf_map_update_elem(fd, &pid, &yes, BPF_ANY);
+  } else {
+    bpf_map_delete_elem(fd, &pid);
+  }
+}
+
+bool SockProbes::Skip(const net::ConnId& conn) {
+  const int fd = bpf_map__fd(skeleton_->maps.conns);
+  ConnKey key{conn.pid, conn.fd};
+  ConnInfo info;
+  if (bpf_map_lookup_elem(fd, &key, &info) != 0 || info.generation != conn.generation) {
+    return false;
+  }
+  info.flags |= INFRARED_CONN_SKIP;
+  return bpf_map_update_elem(fd, &key, &info, BPF_EXIST) == 0;
+}
+
+std::array<std::uint64_t, INFRARED_SOCK_DROP_COUNT> SockProbes::Drops() const {
+  std::array<std::uint64_t, INFRARED_SOCK_DROP_COUNT> totals{};
+  const int fd = bpf_map__fd(skeleton_->maps.sock_drops);
+  for (std::uint32_t i = 0; i < INFRARED_SOCK_DROP_COUNT; ++i) totals[i] = SumPerCpu(fd, i);
+  return totals;
+}
+
+std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> SockProbes::Counters() const {
+  std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> totals{};
+  const int fd = bpf_map__fd(skeleton_->maps.sock_counters);
+  for (std::uint32_t i = 0; i < INFRARED_SOCK_COUNT_MAX; ++i) totals[i] = SumPerCpu(fd, i);
+  return totals;
+}
+
+}  // namespace infrared::loader

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/core/config.h"
+#include "agent/core/logging.h"
+#include "agent/loader/bpf_util.h"
+#include "agent/net/sock_events.h"
+#include "infrared/abi/sockdata.h"
+
+struct sockdata_bpf;
+struct ring_buffer;
+
+namespace infrared::loader {
+
+// Owns the socket-payload BPF object (bpf/sockdata.bpf.c): loads it with the
+// capture settings, attaches its syscall tracepoints, polls its ring buffer,
+// and writes userspace's decisions (selected processes, skipped connections)
+// back to the kernel. Detaches everything on destruction.
+class SockProbes {
+ public:
+  using RecordFn = std::function<void(const void* data, std::size_t size)>;
+
+  // nullptr with `error` set (one sentence) when the object cannot be loaded or
+  // nothing attaches; single probes that fail are logged and reported.
+  static std::unique_ptr<SockProbes> Create(const core::Config& config, core::Logger& logger,
+                                            RecordFn on_record, std::string& error);
+  ~SockProbes();
+  SockProbes(const SockProbes&) = delete;
+  SockProbes& operator=(const SockProbes&) = delete;
+
+  const std::vector<ProbeStatus>& Probes() const { return probes_; }
+
+  // Waits up to timeout_ms for records and hands each to on_record. Returns
+  // the number handled, or a negative errno.
+  int Poll(int timeout_ms);
+
+  // Adds or removes a process from the capture selection (used when the
+  // selection is not "every process").
+  void Select(std::uint32_t pid, bool selected);
+  // Tells the kernel to stop copying this connection's payloads. False when the
+  // connection is gone (or its fd already names another one).
+  bool Skip(const net::ConnId& conn);
+
+  std::array<std::uint64_t, INFRARED_SOCK_DROP_COUNT> Drops() const;
+  std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> Counters() const;
+
+ private:
+  SockProbes(sockdata_bpf* skeleton, RecordFn on_record);
+  void Attach(core::Logger& logger);
+
+  sockdata_bpf* skeleton_;
+  ring_buffer* ring_ = nullptr;
+  RecordFn on_record_;
+  std::vector<ProbeStatus> probes_;
+  std::vector<bpf_link**> links_;
+};
+
+}  // namespace infrared::loader

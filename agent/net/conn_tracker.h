@@ -1,0 +1,85 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/net/sock_events.h"
+#include "agent/protocols/http1/stitcher.h"
+
+namespace infrared::net {
+
+// What the layers above know of a connection.
+struct ConnectionInfo {
+  ConnId id;
+  Role role = Role::kUnknown;  // kClient: this process sent the requests
+  bool ipv6 = false;
+  Endpoint local;
+  Endpoint remote;
+};
+
+// Receives each finished HTTP exchange, in order per connection.
+class ExchangeSink {
+ public:
+  virtual ~ExchangeSink() = default;
+  // `exchange.response.status_code` is 0 when the connection closed before a
+  // response came.
+  virtual void OnExchange(const ConnectionInfo& connection,
+                          protocols::http1::Exchange exchange) = 0;
+};
+
+// Where the tracker's decision that a connection is not HTTP goes (the kernel
+// then stops copying its payloads).
+class ConnDecisions {
+ public:
+  virtual ~ConnDecisions() = default;
+  virtual void Skip(const ConnId& conn) = 0;
+};
+
+struct TrackerLimits {
+  std::size_t max_connections = 16384;
+  std::uint64_t idle_ns = 300'000'000'000;
+  protocols::http1::ParserLimits parser;
+};
+
+// Follows every TCP connection the kernel reports: decides whether it carries
+// HTTP/1.x and which side this process is, turns each syscall's captured bytes
+// and known gaps into two ordered byte streams, and hands them to a stitcher.
+// Bounded: at most max_connections, each bounded by the parser limits.
+// One thread: not safe for concurrent use.
+class ConnTracker {
+ public:
+  using DropFn = std::function<void(const char* reason, std::uint64_t count)>;
+
+  ConnTracker(TrackerLimits limits, ExchangeSink& sink, ConnDecisions& decisions,
+              DropFn on_drop);
+  ~ConnTracker();
+
+  void OnOpen(const OpenEvent& event);
+  void OnData(const DataEvent& event);
+  void OnClose(const CloseEvent& event);
+  // Forgets connections idle since before now_ns - idle_ns.
+  void Expire(std::uint64_t now_ns);
+
+  std::size_t Size() const { return connections_.size(); }
+
+ private:
+  struct Connection;
+  Connection* Find(const ConnId& id, std::uint64_t timestamp_ns, bool create);
+  bool Decide(Connection& connection, const DataEvent& event);
+  void Feed(Connection& connection, const DataEvent& event);
+  void Flush(Connection& connection);
+  void Forget(const ConnId& id);
+
+  TrackerLimits limits_;
+  ExchangeSink& sink_;
+  ConnDecisions& decisions_;
+  DropFn on_drop_;
+  std::unordered_map<ConnId, std::unique_ptr<Connection>, ConnIdHash> connections_;
+};
+
+}  // namespace infrared::net

@@ -1,0 +1,226 @@
+#include "agent/semantics/http_observer.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+namespace infrared::semantics {
+namespace {
+
+using protocols::http1::Exchange;
+using protocols::http1::FindHeader;
+using telemetry::Attribute;
+
+// The HTTP semantic conventions' recommended duration buckets, in seconds.
+const std::vector<double> kDurationBuckets = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+                                              0.5,   0.75, 1,     2.5,  5,     7.5, 10};
+const std::vector<double> kBodyBuckets = {0, 100, 1000, 10000, 100000, 1e6, 1e7, 1e8};
+
+const std::vector<std::string> kServerLabels = {
+    "http_request_method", "http_response_status_code", "http_route", "error_type",
+    "service_name",        "process_executable_name"};
+const std::vector<std::string> kClientLabels = {
+    "http_request_method", "http_response_status_code", "server_address", "server_port",
+    "error_type",          "service_name",              "process_executable_name"};
+
+std::string FormatAddress(const net::Endpoint& endpoint, bool ipv6) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const bool mapped_v4 = ipv6 && endpoint.address[10] == 0xff && endpoint.address[11] == 0xff &&
+                         std::all_of(endpoint.address.begin(), endpoint.address.begin() + 10,
+                                     [](std::uint8_t b) { return b == 0; });
+  if (!ipv6) {
+    inet_ntop(AF_INET, endpoint.address.data(), text, sizeof(text));
+  } else if (mapped_v4) {
+    inet_ntop(AF_INET, endpoint.address.data() + 12, text, sizeof(text));
+  } else {
+    inet_ntop(AF_INET6, endpoint.address.data(), text, sizeof(text));
+  }
+  return text;
+}
+
+// The path of a request target, without query or fragment.
+std::string_view PathOf(std::string_view target) {
+  if (std::size_t scheme = target.find("://"); scheme != std::string_view::npos) {
+    std::size_t slash = target.find('/', scheme + 3);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  return target.substr(0, target.find_first_of("?#"));
+}
+
+}  // namespace
+
+std::string NormalizeMethod(std::string_view method) {
+  for (std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}) {
+    if (method == known) return std::string(known);
+  }
+  return "_OTHER";
+}
+
+std::pair<std::string, std::uint16_t> SplitHost(std::string_view host) {
+  std::string_view port_text;
+  if (!host.empty() && host.front() == '[') {
+    std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return {std::string(host), 0};
+    if (close + 1 < host.size() && host[close + 1] == ':') port_text = host.substr(close + 2);
+    host = host.substr(1, close - 1);
+  } else if (std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    port_text = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  std::uint16_t port = 0;
+  std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  return {std::string(host), port};
+}
+
+// Everything the metrics and the span say about one exchange.
+struct HttpObserver::Facts {
+  bool server = false;
+  std::string method;
+  std::string original_method;
+  std::string path;
+  std::string route;
+  int status = 0;
+  std::string error_type;  // empty: not an error
+  std::string server_address;
+  std::uint16_t server_port = 0;
+  std::string peer_address;
+  std::uint16_t peer_port = 0;
+  std::uint32_t pid = 0;
+  ProcessIdentity process;
+  double duration_seconds = 0;
+};
+
+HttpObserver::HttpObserver(Dependencies dependencies)
+    : deps_(std::move(dependencies)),
+      server_duration_(deps_.registry.AddHistogram(
+          "http_server_request_duration_seconds",
+          "Duration of HTTP requests this host's processes served, first request byte to last "
+          "response byte.",
+          kServerLabels, kDurationBuckets, "seconds")),
+      client_duration_(deps_.registry.AddHistogram(
+          "http_client_request_duration_seconds",
+          "Duration of HTTP requests this host's processes made, first request byte to last "
+          "response byte.",
+          kClientLabels, kDurationBuckets, "seconds")),
+      server_request_body_(deps_.registry.AddHistogram(
+          "http_server_request_body_size_bytes", "Body size of HTTP requests served.",
+          kServerLabels, kBodyBuckets, "bytes")),
+      server_response_body_(deps_.registry.AddHistogram(
+          "http_server_response_body_size_bytes", "Body size of HTTP responses served.",
+          kServerLabels, kBodyBuckets, "bytes")),
+      client_request_body_(deps_.registry.AddHistogram(
+          "http_client_request_body_size_bytes", "Body size of HTTP requests made.",
+          kClientLabels, kBodyBuckets, "bytes")),
+      client_response_body_(deps_.registry.AddHistogram(
+          "http_client_response_body_size_bytes", "Body size of HTTP responses received.",
+          kClientLabels, kBodyBuckets, "bytes")) {}
+
+HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection,
+                                           const Exchange& exchange) const {
+  Facts facts;
+  facts.server = connection.role == net::Role::kServer;
+  facts.original_method = exchange.request.method;
+  facts.method = NormalizeMethod(exchange.request.method);
+  facts.path = std::string(PathOf(exchange.request.target));
+  std::optional<std::string> matched = deps_.routes ? deps_.routes->Match(facts.path) : std::nullopt;
+  facts.route = matched ? *matched : RouteFromTarget(exchange.request.target);
+  facts.status = exchange.response.status_code;
+  if (facts.status == 0) {
+    facts.error_type = "no_response";
+  } else if (facts.status >= (facts.server ? 500 : 400)) {
+    facts.error_type = std::to_string(facts.status);
+  }
+  const net::Endpoint& server_side = facts.server ? connection.local : connection.remote;
+  auto [host, port] = SplitHost(FindHeader(exchange.request.headers, "host"));
+  facts.server_address = host.empty() ? FormatAddress(server_side, connection.ipv6) : host;
+  facts.server_port = port != 0 ? port : server_side.port;
+  facts.peer_address = FormatAddress(connection.remote, connection.ipv6);
+  facts.peer_port = connection.remote.port;
+  facts.pid = connection.id.pid;
+  facts.process = deps_.process(connection.id.pid).value_or(ProcessIdentity{});
+  const std::uint64_t end =
+      exchange.response.status_code ? exchange.response.end_ns : exchange.request.end_ns;
+  const std::uint64_t start = exchange.request.start_ns;
+  facts.duration_seconds = end > start ? static_cast<double>(end - start) / 1e9 : 0;
+  return facts;
+}
+
+void HttpObserver::Record(const Facts& facts, const Exchange& exchange) {
+  const std::string status = facts.status ? std::to_string(facts.status) : "";
+  if (facts.server) {
+    const std::vector<std::string> labels = {facts.method,     status,
+                                             facts.route,      facts.error_type,
+                                             facts.process.service_name,
+                                             facts.process.executable_name};
+    server_duration_.WithLabels(labels).Observe(facts.duration_seconds);
+    server_request_body_.WithLabels(labels).Observe(double(exchange.request.body_size));
+    server_response_body_.WithLabels(labels).Observe(double(exchange.response.body_size));
+  } else {
+    const std::vector<std::string> labels = {
+        facts.method,     status, facts.server_address, std::to_string(facts.server_port),
+        facts.error_type, facts.process.service_name,   facts.process.executable_name};
+    client_duration_.WithLabels(labels).Observe(facts.duration_seconds);
+    client_request_body_.WithLabels(labels).Observe(double(exchange.request.body_size));
+    client_response_body_.WithLabels(labels).Observe(double(exchange.response.body_size));
+  }
+}
+
+telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exchange) {
+  telemetry::Span span;
+  std::optional<telemetry::TraceParent> parent =
+      telemetry::ParseTraceparent(FindHeader(exchange.request.headers, "traceparent"));
+  span.trace_id = parent ? parent->trace_id : deps_.ids.NewTraceId();
+  if (parent) {
+    span.parent_span_id = parent->parent_id;
+    span.trace_flags = parent->flags;
+  }
+  span.span_id = deps_.ids.NewSpanId();
+  span.name = facts.method + " " + facts.route;
+  span.kind = facts.server ? telemetry::SpanKind::kServer : telemetry::SpanKind::kClient;
+  const std::uint64_t end =
+      exchange.response.status_code ? exchange.response.end_ns : exchange.request.end_ns;
+  span.start_unix_ns = deps_.to_unix_ns(exchange.request.start_ns);
+  span.end_unix_ns = deps_.to_unix_ns(std::max(end, exchange.request.start_ns));
+  std::vector<Attribute>& a = span.attributes;
+  a.push_back({"http.request.method", facts.method});
+  if (facts.method == "_OTHER") a.push_back({"http.request.method_original", facts.original_method});
+  a.push_back({"url.path", facts.path});
+  a.push_back({"http.route", facts.route});
+  if (facts.status) a.push_back({"http.response.status_code", std::int64_t{facts.status}});
+  a.push_back({"network.protocol.version",
+               std::string(exchange.request.version_minor == 0 ? "1.0" : "1.1")});
+  a.push_back({"server.address", facts.server_address});
+  a.push_back({"server.port", std::int64_t{facts.server_port}});
+  a.push_back({"network.peer.address", facts.peer_address});
+  a.push_back({"network.peer.port", std::int64_t{facts.peer_port}});
+  if (facts.server) a.push_back({"client.address", facts.peer_address});
+  a.push_back({"http.request.body.size", std::int64_t(exchange.request.body_size)});
+  if (facts.status) {
+    a.push_back({"http.response.body.size", std::int64_t(exchange.response.body_size)});
+  }
+  if (!facts.error_type.empty()) {
+    a.push_back({"error.type", facts.error_type});
+    span.status = telemetry::StatusCode::kError;
+  }
+  auto resource = std::make_shared<telemetry::Resource>();
+  resource->attributes = {{"service.name", facts.process.service_name},
+                          {"process.pid", std::int64_t{facts.pid}},
+                          {"process.executable.name", facts.process.executable_name},
+                          {"host.name", deps_.host_name}};
+  span.resource = std::move(resource);
+  return span;
+}
+
+void HttpObserver::OnExchange(const net::ConnectionInfo& connection, Exchange exchange) {
+  Facts facts = Describe(connection, exchange);
+  Record(facts, exchange);
+  if (!deps_.spans) return;
+  if (!deps_.spans->Push(BuildSpan(facts, exchange)) && deps_.on_span_dropped) {
+    deps_.on_span_dropped();
+  }
+}
+
+}  // namespace infrared::semantics

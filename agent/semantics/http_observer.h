@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/net/conn_tracker.h"
+#include "agent/semantics/http_route.h"
+#include "agent/telemetry/metric_registry.h"
+#include "agent/telemetry/span.h"
+#include "agent/telemetry/span_queue.h"
+#include "agent/telemetry/trace_context.h"
+
+namespace infrared::semantics {
+
+// Who a process is, for labels and the span resource.
+struct ProcessIdentity {
+  std::string executable_name;
+  std::string service_name;
+};
+
+// Turns HTTP exchanges into OTel HTTP metrics and spans.
+class HttpObserver : public net::ExchangeSink {
+ public:
+  struct Dependencies {
+    telemetry::MetricRegistry& registry;
+    telemetry::SpanQueue* spans;  // nullptr: spans are not built
+    telemetry::IdGenerator& ids;
+    std::function<std::optional<ProcessIdentity>(std::uint32_t pid)> process;
+    std::function<std::uint64_t(std::uint64_t monotonic_ns)> to_unix_ns;
+    std::function<void()> on_span_dropped;  // the span queue was full
+    std::string host_name;
+    std::optional<RouteMatcher> routes;
+  };
+
+  explicit HttpObserver(Dependencies dependencies);
+
+  void OnExchange(const net::ConnectionInfo& connection,
+                  protocols::http1::Exchange exchange) override;
+
+ private:
+  struct Facts;
+  Facts Describe(const net::ConnectionInfo& connection,
+                 const protocols::http1::Exchange& exchange) const;
+  void Record(const Facts& facts, const protocols::http1::Exchange& exchange);
+  telemetry::Span BuildSpan(const Facts& facts, const protocols::http1::Exchange& exchange);
+
+  Dependencies deps_;
+  telemetry::HistogramFamily& server_duration_;
+  telemetry::HistogramFamily& client_duration_;
+  telemetry::HistogramFamily& server_request_body_;
+  telemetry::HistogramFamily& server_response_body_;
+  telemetry::HistogramFamily& client_request_body_;
+  telemetry::HistogramFamily& client_response_body_;
+};
+
+// "GET" for the methods RFC 9110 and RFC 5789 define, "_OTHER" for the rest,
+// as the HTTP semantic conventions ask, so that method labels stay bounded.
+std::string NormalizeMethod(std::string_view method);
+
+// Host and port of a Host header ("example.com:8080", "[::1]:80"); port 0 when absent.
+std::pair<std::string, std::uint16_t> SplitHost(std::string_view host_header);
+
+}  // namespace infrared::semantics

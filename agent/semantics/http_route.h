@@ -1,0 +1,71 @@
+#pragma once
+
+// HTTP routes: low-cardinality names for request paths, used in span names
+// ("GET /users/{id}") and in the http.route attribute and metric label.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace infrared::semantics {
+
+// Paths are cut after this many segments; the rest becomes one "{rest}".
+inline constexpr std::size_t kMaxRouteSegments = 16;
+
+// Upper bound on how much longer than its input RouteFromTarget's output gets
+// (each short id segment growing to "{id}", plus "/{rest}" and a lone "/").
+inline constexpr std::size_t kMaxRouteGrowth = 3 * kMaxRouteSegments + 8;
+
+// Guesses a route from a request target when no configured pattern matches:
+//  - the query ("?...") and fragment ("#...") are dropped;
+//  - absolute-form ("http://host:80/a/b") keeps only its path ("/a/b");
+//  - an empty path, asterisk-form ("*"), authority-form ("host:443") and any
+//    other target not starting with '/' become "/";
+//  - a segment that is all digits, a UUID (8-4-4-4-12 hex, any case), 16+ hex
+//    digits, or a 16+ character token of [A-Za-z0-9_-] with at least one digit
+//    becomes "{id}"; other segments (percent-encoded ones included) are kept
+//    byte for byte, empty ones too ("/a//b/" stays "/a//b/");
+//  - after kMaxRouteSegments segments the remainder becomes "/{rest}".
+// The result always starts with '/', is at most
+// target.size() + kMaxRouteGrowth bytes, and RouteFromTarget(result) == result.
+std::string RouteFromTarget(std::string_view request_target);
+
+// Operator-configured route patterns, tried in order; the first match wins.
+// Pattern syntax: starts with '/', segments separated by '/':
+//  - a literal segment matches itself exactly (case-sensitive);
+//  - "{name}" (name of [A-Za-z0-9_.-]) matches exactly one non-empty segment;
+//  - "*" as the last segment matches the rest of the path, zero or more
+//    segments ("/api/*" matches "/api", "/api/" and "/api/v1/x").
+// Match takes a path or any request target: the query and fragment are
+// dropped and absolute-form is reduced to its path, as in RouteFromTarget. A
+// trailing slash is ignored on both sides ("/a/1/" matches "/a/{id}"). Cost is
+// linear in the number of patterns.
+class RouteMatcher {
+ public:
+  // Validates every pattern. On failure returns nullopt and sets `error` to a
+  // sentence naming the bad pattern and what is wrong with it.
+  static std::optional<RouteMatcher> Create(const std::vector<std::string>& patterns,
+                                            std::string& error);
+
+  // The first pattern (verbatim, as configured) that matches `path`.
+  std::optional<std::string> Match(std::string_view path) const;
+
+  std::size_t PatternCount() const { return patterns_.size(); }
+
+ private:
+  struct Pattern {
+    std::string text;
+    std::vector<std::string> segments;  // "{...}" segments stored as "{}"
+    bool rest = false;                  // ended in "*"
+  };
+
+  explicit RouteMatcher(std::vector<Pattern> patterns) : patterns_(std::move(patterns)) {}
+  static bool Matches(const Pattern& pattern, const std::vector<std::string_view>& segments);
+
+  std::vector<Pattern> patterns_;
+};
+
+}  // namespace infrared::semantics

@@ -1,0 +1,99 @@
+/* Socket payload capture: the contract between bpf/sockdata.bpf.c and the agent.
+ * Plain C, fixed-width types, no implicit padding; sizes are static_asserted in
+ * agent/net/sock_event_decoder.cc. */
+#ifndef INFRARED_ABI_SOCKDATA_H
+#define INFRARED_ABI_SOCKDATA_H
+
+#ifdef __bpf__
+/* vmlinux.h provides __u32 and friends. */
+#else
+#include <linux/types.h>
+#endif
+
+/* Most payload bytes one event carries; a longer call is split into several. */
+#define INFRARED_SOCK_CHUNK 16384
+/* iovec entries looked at per call; bytes in later entries are counted, not copied. */
+#define INFRARED_SOCK_MAX_IOV 16
+
+enum infrared_sock_event_type {
+  INFRARED_SOCK_OPEN = 1,  /* a TCP connection was connected, accepted or first seen */
+  INFRARED_SOCK_DATA = 2,  /* bytes written to or read from it */
+  INFRARED_SOCK_CLOSE = 3, /* its fd was closed */
+};
+
+enum infrared_sock_role {
+  INFRARED_ROLE_UNKNOWN = 0, /* existed before the agent, or missed */
+  INFRARED_ROLE_CONNECT = 1, /* this process called connect(): a client */
+  INFRARED_ROLE_ACCEPT = 2,  /* this process accepted it: a server */
+};
+
+enum infrared_sock_direction {
+  INFRARED_DIR_EGRESS = 1,  /* written by the process */
+  INFRARED_DIR_INGRESS = 2, /* read by the process */
+};
+
+/* Flags of a data event. */
+#define INFRARED_SOCK_LAST 1u       /* the last event of this syscall */
+
+/* A connection: the fd of a process, and when the agent first saw it open, so
+ * that a reused fd is a new connection. */
+struct infrared_conn_id {
+  __u32 pid; /* tgid */
+  __s32 fd;
+  __u64 generation; /* bpf_ktime_get_ns() at open (or first sight) */
+};
+
+struct infrared_sock_header {
+  __u32 type; /* enum infrared_sock_event_type */
+  __u32 tid;
+  struct infrared_conn_id conn;
+  __u64 timestamp_ns; /* CLOCK_MONOTONIC, when the syscall returned */
+};
+
+struct infrared_sock_open_event {
+  struct infrared_sock_header header;
+  __u32 role;   /* enum infrared_sock_role */
+  __u16 family; /* AF_INET or AF_INET6 */
+  __u16 local_port;
+  __u16 remote_port;
+  __u16 reserved;
+  __u32 reserved2;
+  __u8 local_addr[16]; /* IPv4 in the first 4 bytes */
+  __u8 remote_addr[16];
+};
+
+struct infrared_sock_data_event {
+  struct infrared_sock_header header;
+  __u32 direction; /* enum infrared_sock_direction */
+  __u32 flags;     /* INFRARED_SOCK_* */
+  __u64 call_bytes; /* bytes the syscall moved in all (its return value) */
+  __u64 offset;     /* where data[0] sits within those bytes */
+  __u32 captured;   /* bytes of data[] that are valid */
+  __u32 reserved;
+  char data[INFRARED_SOCK_CHUNK];
+};
+
+struct infrared_sock_close_event {
+  struct infrared_sock_header header;
+};
+
+/* Key of the per-connection decisions userspace writes back. */
+#define INFRARED_CONN_SKIP 1u /* not HTTP (or TLS ciphertext): stop copying payloads */
+
+enum infrared_sock_drop {
+  INFRARED_SOCK_DROP_RINGBUF_FULL = 0, /* an event did not fit the ring buffer */
+  INFRARED_SOCK_DROP_CONN_MAP_FULL = 1, /* a connection could not be tracked */
+  INFRARED_SOCK_DROP_IOV_CUT = 2,       /* iovecs beyond INFRARED_SOCK_MAX_IOV: bytes not copied */
+  INFRARED_SOCK_DROP_CAPTURE_CAP = 3,   /* bytes beyond the per-call capture limit (counted in calls) */
+  INFRARED_SOCK_DROP_COUNT = 4,
+};
+
+/* Counters userspace reads at scrape time, indexed by this enum. */
+enum infrared_sock_counter {
+  INFRARED_SOCK_COUNT_DATA_EVENTS = 0, /* data events sent */
+  INFRARED_SOCK_COUNT_SKIPPED_CALLS = 1, /* calls on connections marked skip */
+  INFRARED_SOCK_COUNT_UNSELECTED_CALLS = 2, /* TCP calls of processes not selected */
+  INFRARED_SOCK_COUNT_MAX = 3,
+};
+
+#endif /* INFRARED_ABI_SOCKDATA_H */
