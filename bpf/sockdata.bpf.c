@@ -113,6 +113,21 @@ static __always_inline void bump(void *map, __u32 index) {
     *count += 1;
 }
 
+/* Executables whose processes are captured when capture_all is off: the first
+ * 15 bytes of the name, as the kernel sets comm at exec. Selection is decided
+ * here, at exec and fork, so that a short-lived process is captured from its
+ * first byte, before userspace could have heard of it. */
+struct comm_key {
+  char comm[16];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 256);
+  __type(key, struct comm_key);
+  __type(value, __u8);
+} selected_comms SEC(".maps");
+
 static __always_inline bool wanted(__u32 tgid) {
   if (tgid == self_tgid)
     return false;
@@ -393,5 +408,51 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id) {
 SEC("raw_tp/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret) {
   exit_io(ret);
+  return 0;
+}
+
+/* --- the selection follows processes ----------------------------------------- */
+
+/* Matches the executable file's own name (a symlink resolved, as the agent's
+ * process_executable_name shows it) or else the comm. */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(select_on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  if (capture_all)
+    return 0;
+  __u32 tgid = BPF_CORE_READ(task, tgid);
+  struct comm_key by_file = {};
+  const unsigned char *name = BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
+  bpf_probe_read_kernel_str(by_file.comm, sizeof(by_file.comm), name);
+  struct comm_key by_comm = {};
+  BPF_CORE_READ_STR_INTO(&by_comm.comm, task, comm);
+  if (bpf_map_lookup_elem(&selected_comms, &by_file) ||
+      bpf_map_lookup_elem(&selected_comms, &by_comm)) {
+    __u8 yes = 1;
+    bpf_map_update_elem(&selected, &tgid, &yes, BPF_ANY);
+  } else {
+    bpf_map_delete_elem(&selected, &tgid);
+  }
+  return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(select_on_fork, struct task_struct *parent, struct task_struct *child) {
+  if (capture_all)
+    return 0;
+  __u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+  __u32 child_tgid = BPF_CORE_READ(child, tgid);
+  if (parent_tgid == child_tgid || !bpf_map_lookup_elem(&selected, &parent_tgid))
+    return 0; /* a thread, or a process not selected */
+  __u8 yes = 1;
+  bpf_map_update_elem(&selected, &child_tgid, &yes, BPF_ANY);
+  return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(select_on_exit, struct task_struct *task) {
+  if (capture_all || BPF_CORE_READ(task, signal, live.counter) != 0)
+    return 0;
+  __u32 tgid = BPF_CORE_READ(task, tgid);
+  bpf_map_delete_elem(&selected, &tgid);
   return 0;
 }

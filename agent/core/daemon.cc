@@ -57,9 +57,6 @@ class EventHandler {
                telemetry::SelfMetrics& self, Logger& logger)
       : table_(table), reader_(reader), self_(self), logger_(logger) {}
 
-  // Process changes also steer the payload capture selection.
-  void Follow(HttpCapture* capture) { capture_ = capture; }
-
   void operator()(const void* data, std::size_t size) {
     std::visit([this](const auto& event) { Handle(event); },
                process::DecodeProcessEvent(data, size));
@@ -69,13 +66,11 @@ class EventHandler {
   void Handle(const process::ForkEvent& event) {
     self_.Event("process_fork");
     table_.OnFork(event, reader_);
-    Tell(event.header.pid);
     logger_.Debug("process", "fork", {{"pid", event.header.pid}, {"ppid", event.header.ppid}});
   }
   void Handle(const process::ExecEvent& event) {
     self_.Event("process_exec");
     table_.OnExec(event, reader_);
-    Tell(event.header.pid);
     logger_.Debug(
         "process", "exec",
         {{"pid", event.header.pid}, {"ppid", event.header.ppid}, {"filename", event.filename}});
@@ -83,7 +78,6 @@ class EventHandler {
   void Handle(const process::ExitEvent& event) {
     self_.Event("process_exit");
     table_.OnExit(event);
-    if (capture_) capture_->OnProcessGone(event.header.pid);
     logger_.Debug(
         "process", "exit",
         {{"pid", event.header.pid}, {"exit_status", event.exit_code}, {"comm", event.header.comm}});
@@ -92,14 +86,6 @@ class EventHandler {
     self_.Dropped("ringbuf", process::DecodeErrorName(error));
   }
 
-  void Tell(std::uint32_t pid) {
-    if (!capture_) return;
-    if (std::optional<process::ProcessEntry> entry = table_.Find(pid)) {
-      capture_->OnProcess(pid, entry->executable_name);
-    }
-  }
-
-  HttpCapture* capture_ = nullptr;
   process::ProcessTable& table_;
   const process::ProcReader& reader_;
   telemetry::SelfMetrics& self_;
@@ -193,7 +179,6 @@ int RunDaemon(const Config& config, Logger& logger) {
     table.ForEachLive([&](const process::ProcessEntry& entry) {
       http->OnProcess(entry.pid, entry.executable_name);
     });
-    handler.Follow(http.get());
     http->Start();
   }
   endpoint.SetReady(true);

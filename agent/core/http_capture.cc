@@ -144,11 +144,7 @@ void HttpCapture::ExportLoop() {
 
 void HttpCapture::OnProcess(std::uint32_t pid, const std::string& executable_name) {
   if (selected_executables_.empty()) return;
-  probes_->Select(pid, selected_executables_.count(executable_name) > 0);
-}
-
-void HttpCapture::OnProcessGone(std::uint32_t pid) {
-  if (!selected_executables_.empty()) probes_->Select(pid, false);
+  if (selected_executables_.count(executable_name)) probes_->Select(pid, true);
 }
 
 void HttpCapture::Skip(const net::ConnId& conn) { probes_->Skip(conn); }

@@ -42,9 +42,9 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   // Stops both threads; spans still queued are written first.
   void Stop();
 
-  // The capture selection follows processes by executable name.
+  // Selects a process that existed before the agent by its executable name;
+  // the kernel selects those that start later, at exec and fork.
   void OnProcess(std::uint32_t pid, const std::string& executable_name);
-  void OnProcessGone(std::uint32_t pid);
 
   void Skip(const net::ConnId& conn) override;
   void Collect(std::vector<telemetry::MetricFamily>& out) override;

@@ -78,6 +78,18 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
     error = LoadError("socket", -err);
     return nullptr;
   }
+  if (config.capture_executables.size() > bpf_map__max_entries(skeleton->maps.selected_comms)) {
+    error = "capture.executables names more than " +
+            std::to_string(bpf_map__max_entries(skeleton->maps.selected_comms)) +
+            " executables; name fewer";
+    return nullptr;
+  }
+  for (const std::string& name : config.capture_executables) {
+    char comm[16] = {};  // the kernel's comm: 15 bytes and a NUL
+    name.copy(comm, sizeof(comm) - 1);
+    std::uint8_t yes = 1;
+    bpf_map_update_elem(bpf_map__fd(skeleton->maps.selected_comms), comm, &yes, BPF_ANY);
+  }
   probes->Attach(logger);
   if (!AnyAttached(probes->probes_)) {
     error = "none of the socket probes could be attached; see the log lines before this one";
@@ -99,6 +111,9 @@ void SockProbes::Attach(core::Logger& logger) {
   const std::vector<ProbeSlot> slots = {
       {"sys_enter", p.handle_sys_enter, &l.handle_sys_enter},
       {"sys_exit", p.handle_sys_exit, &l.handle_sys_exit},
+      {"capture_selection_exec", p.select_on_exec, &l.select_on_exec},
+      {"capture_selection_fork", p.select_on_fork, &l.select_on_fork},
+      {"capture_selection_exit", p.select_on_exit, &l.select_on_exit},
   };
   for (const ProbeSlot& slot : slots) links_.push_back(slot.link);
   probes_ = AttachEach(slots, logger);
