@@ -112,7 +112,8 @@ INSTANTIATE_TEST_SUITE_P(
     Table, DecodeOpenTest,
     ::testing::Values(OpenCase{"ConnectIpv4", INFRARED_ROLE_CONNECT, AF_INET, Role::kClient, false},
                       OpenCase{"AcceptIpv6", INFRARED_ROLE_ACCEPT, AF_INET6, Role::kServer, true},
-                      OpenCase{"UnknownIpv4", INFRARED_ROLE_UNKNOWN, AF_INET, Role::kUnknown, false},
+                      OpenCase{"UnknownIpv4", INFRARED_ROLE_UNKNOWN, AF_INET, Role::kUnknown,
+                               false},
                       OpenCase{"BadRoleIpv6", 77, AF_INET6, Role::kUnknown, true}),
     [](const ::testing::TestParamInfo<OpenCase>& param_info) { return param_info.param.name; });
 
@@ -173,19 +174,18 @@ TEST_P(DecodeDataTest, RoundTrips) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, DecodeDataTest,
-    ::testing::Values(
-        DataCase{"EmptyTail", 0, 16384, 100000, INFRARED_SOCK_LAST, INFRARED_DIR_INGRESS, true,
-                 Direction::kIngress},
-        DataCase{"EmptyCall", 0, 0, 0, INFRARED_SOCK_LAST, INFRARED_DIR_EGRESS, true,
-                 Direction::kEgress},
-        DataCase{"SomeBytes", 5, 0, 5, INFRARED_SOCK_LAST, INFRARED_DIR_EGRESS, true,
-                 Direction::kEgress},
-        DataCase{"FullChunkFirst", INFRARED_SOCK_CHUNK, 0, 40000, 0, INFRARED_DIR_INGRESS, false,
-                 Direction::kIngress},
-        DataCase{"FullChunkEndsCall", INFRARED_SOCK_CHUNK, 16384, 32768, INFRARED_SOCK_LAST,
-                 INFRARED_DIR_EGRESS, true, Direction::kEgress},
-        DataCase{"UnknownFlagBitsIgnored", 3, 7, 10, 0xfffffffe, INFRARED_DIR_INGRESS, false,
-                 Direction::kIngress}),
+    ::testing::Values(DataCase{"EmptyTail", 0, 16384, 100000, INFRARED_SOCK_LAST,
+                               INFRARED_DIR_INGRESS, true, Direction::kIngress},
+                      DataCase{"EmptyCall", 0, 0, 0, INFRARED_SOCK_LAST, INFRARED_DIR_EGRESS, true,
+                               Direction::kEgress},
+                      DataCase{"SomeBytes", 5, 0, 5, INFRARED_SOCK_LAST, INFRARED_DIR_EGRESS, true,
+                               Direction::kEgress},
+                      DataCase{"FullChunkFirst", INFRARED_SOCK_CHUNK, 0, 40000, 0,
+                               INFRARED_DIR_INGRESS, false, Direction::kIngress},
+                      DataCase{"FullChunkEndsCall", INFRARED_SOCK_CHUNK, 16384, 32768,
+                               INFRARED_SOCK_LAST, INFRARED_DIR_EGRESS, true, Direction::kEgress},
+                      DataCase{"UnknownFlagBitsIgnored", 3, 7, 10, 0xfffffffe, INFRARED_DIR_INGRESS,
+                               false, Direction::kIngress}),
     [](const ::testing::TestParamInfo<DataCase>& param_info) { return param_info.param.name; });
 
 TEST(DecodeSockEventTest, DataRecordOfFullStructSize) {
