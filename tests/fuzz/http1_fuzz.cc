@@ -58,6 +58,20 @@ std::uint64_t Missing(FuzzedDataProvider& input) {
   }
 }
 
+// Heads that put both directions straight into a body framing, so that the
+// fuzzer spends its time inside bodies, chunk lines and trailers as well.
+constexpr std::string_view kRequestHeads[] = {
+    "",
+    "POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "PUT /u HTTP/1.1\r\nContent-Length: 40\r\n\r\n",
+};
+constexpr std::string_view kResponseHeads[] = {
+    "",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n",
+    "HTTP/1.0 200 OK\r\n\r\n",
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -78,6 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ResponseParser responses(limits);
   const std::size_t max_one = limits.max_head_bytes + RequestParser::kSlackBytes;
   std::uint64_t now = 1;
+  const std::string_view request_head = kRequestHeads[input.ConsumeIntegralInRange<int>(0, 2)];
+  const std::string_view response_head = kResponseHeads[input.ConsumeIntegralInRange<int>(0, 3)];
+  stitcher.OnRequestBytes(request_head, 0, now);
+  requests.Feed(request_head, 0, now);
+  stitcher.OnResponseBytes(response_head, 0, now);
+  responses.Feed(response_head, 0, now);
   while (input.remaining_bytes() > 0) {
     const int action = input.ConsumeIntegralInRange<int>(0, 31);
     now += input.ConsumeIntegralInRange<std::uint64_t>(0, 1000);
