@@ -26,6 +26,17 @@ struct Config {
   std::uint32_t capture_events_buffer_bytes = 16u << 20;  // capture.events_buffer_bytes
   std::string spans_output;                       // spans.output: "", "stdout" or a path
   std::uint32_t spans_queue_size = 8192;          // spans.queue_size
+
+  // OTLP export; empty values fall back to the OTEL_EXPORTER_OTLP_* environment.
+  std::string otlp_endpoint;                 // otlp.endpoint
+  std::string otlp_traces_endpoint;          // otlp.traces_endpoint
+  std::vector<std::string> otlp_headers;     // otlp.headers, "key=value"
+  std::uint32_t otlp_timeout_ms = 0;         // otlp.timeout_ms (0: environment, else 10000)
+  std::string otlp_compression;              // otlp.compression: gzip | none
+  std::string otlp_ca_file;                  // otlp.ca_file
+  std::uint32_t otlp_queue_size = 16384;     // otlp.queue_size
+  std::uint32_t otlp_max_batch = 512;        // otlp.max_batch
+  std::uint32_t otlp_max_delay_ms = 5000;    // otlp.max_delay_ms
 };
 
 // What the command line asked for.

@@ -117,4 +117,10 @@ bool IsExecutableName(std::string_view text) {
   return !text.empty() && text.find('/') == std::string_view::npos;
 }
 
+bool IsHeaderPair(std::string_view text) {
+  std::size_t equals = text.find('=');
+  return equals != std::string_view::npos && equals > 0 &&
+         text.find_first_of("\r\n") == std::string_view::npos;
+}
+
 }  // namespace infrared::core

@@ -47,5 +47,7 @@ bool IsRouteTemplate(std::string_view text);
 
 // List elements of capture.executables: non-empty, without '/'.
 bool IsExecutableName(std::string_view text);
+// "key=value" with a non-empty key and no line breaks (an HTTP header).
+bool IsHeaderPair(std::string_view text);
 
 }  // namespace infrared::core

@@ -63,7 +63,8 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
 void ConnTracker::OnOpen(const OpenEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, true);
   if (!connection) return;
-  connection->info.role = event.role;
+  // A role already decided from the traffic stands.
+  if (connection->state == Connection::State::kDeciding) connection->info.role = event.role;
   connection->info.ipv6 = event.ipv6;
   connection->info.local = event.local;
   connection->info.remote = event.remote;

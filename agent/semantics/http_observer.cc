@@ -71,7 +71,8 @@ std::pair<std::string, std::uint16_t> SplitHost(std::string_view host) {
     host = host.substr(0, colon);
   }
   std::uint16_t port = 0;
-  std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size()) port = 0;
   return {std::string(host), port};
 }
 
@@ -178,7 +179,8 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
     span.trace_flags = parent->flags;
   }
   span.span_id = deps_.ids.NewSpanId();
-  span.name = facts.method + " " + facts.route;
+  // The HTTP semantic conventions name spans of unknown methods "HTTP".
+  span.name = (facts.method == "_OTHER" ? std::string("HTTP") : facts.method) + " " + facts.route;
   span.kind = facts.server ? telemetry::SpanKind::kServer : telemetry::SpanKind::kClient;
   const std::uint64_t end =
       exchange.response.status_code ? exchange.response.end_ns : exchange.request.end_ns;

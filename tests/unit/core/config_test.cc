@@ -76,6 +76,15 @@ std::string FieldOf(const Config& config, const std::string& key) {
   }
   if (key == "spans.output") return config.spans_output;
   if (key == "spans.queue_size") return std::to_string(config.spans_queue_size);
+  if (key == "otlp.endpoint") return config.otlp_endpoint;
+  if (key == "otlp.traces_endpoint") return config.otlp_traces_endpoint;
+  if (key == "otlp.headers") return Joined(config.otlp_headers);
+  if (key == "otlp.timeout_ms") return std::to_string(config.otlp_timeout_ms);
+  if (key == "otlp.compression") return config.otlp_compression;
+  if (key == "otlp.ca_file") return config.otlp_ca_file;
+  if (key == "otlp.queue_size") return std::to_string(config.otlp_queue_size);
+  if (key == "otlp.max_batch") return std::to_string(config.otlp_max_batch);
+  if (key == "otlp.max_delay_ms") return std::to_string(config.otlp_max_delay_ms);
   ADD_FAILURE() << "test does not know key " << key;
   return "";
 }
@@ -112,6 +121,16 @@ const std::vector<KeyRow> kKeyRows = {
      "--capture.events_buffer_bytes", "16777216", "65536"},
     {"spans.output", "--spans.output", "--spans.output", "", "stdout"},
     {"spans.queue_size", "--spans.queue-size", "--spans.queue_size", "8192", "16"},
+    {"otlp.endpoint", "--otlp.endpoint", "--otlp.endpoint", "", "http://localhost:4318"},
+    {"otlp.traces_endpoint", "--otlp.traces-endpoint", "--otlp.traces_endpoint", "",
+     "http://localhost:4318/v1/traces"},
+    {"otlp.headers", "--otlp.headers", "--otlp.headers", "", "a=1,b=2"},
+    {"otlp.timeout_ms", "--otlp.timeout-ms", "--otlp.timeout_ms", "0", "2500"},
+    {"otlp.compression", "--otlp.compression", "--otlp.compression", "", "gzip"},
+    {"otlp.ca_file", "--otlp.ca-file", "--otlp.ca_file", "", "/etc/ssl/ca.pem"},
+    {"otlp.queue_size", "--otlp.queue-size", "--otlp.queue_size", "16384", "32"},
+    {"otlp.max_batch", "--otlp.max-batch", "--otlp.max_batch", "512", "64"},
+    {"otlp.max_delay_ms", "--otlp.max-delay-ms", "--otlp.max_delay_ms", "5000", "100"},
 };
 
 TEST(ConfigTest, NoArgumentsGivesDefaults) {
@@ -639,7 +658,7 @@ TEST(ConfigTest, HelpShowsListsBoolsAndEmptyDefaults) {
        at = folded.find("repeat the flag", at + 1)) {
     ++mentions;
   }
-  EXPECT_EQ(mentions, 2u);
+  EXPECT_EQ(mentions, 3u);  // http.route_patterns, capture.executables, otlp.headers
 }
 
 }  // namespace
