@@ -52,7 +52,9 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
       .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
         std::optional<process::ProcessEntry> entry = table.Find(pid);
         if (!entry) return std::nullopt;
-        return semantics::ProcessIdentity{entry->executable_name, entry->service_name};
+        return semantics::ProcessIdentity{entry->executable_name, entry->service_name,
+                                          entry->command_line, entry->resource_attributes,
+                                          entry->start_id};
       },
       .to_unix_ns = [raw](std::uint64_t ns) { return raw->to_unix_(ns); },
       .on_span_dropped = [raw] { raw->self_.Dropped("spans", "queue_full"); },

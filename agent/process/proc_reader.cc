@@ -112,6 +112,72 @@ std::optional<std::string> FindEnvironVar(std::string_view environ, std::string_
   return std::nullopt;
 }
 
+namespace {
+
+constexpr std::size_t kMaxResourceAttributes = 32;
+constexpr std::size_t kMaxResourceBytes = 256;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+ResourceAttributes ParseResourceAttributes(std::string_view text) {
+  ResourceAttributes attributes;
+  while (!text.empty() && attributes.size() < kMaxResourceAttributes) {
+    std::size_t comma = text.find(',');
+    std::string_view pair = text.substr(0, comma);
+    text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
+    std::size_t equals = pair.find('=');
+    if (equals == std::string_view::npos) continue;
+    std::string key = PercentDecode(Trim(pair.substr(0, equals)));
+    std::string value = PercentDecode(Trim(pair.substr(equals + 1)));
+    if (key.empty() || key.size() > kMaxResourceBytes || value.size() > kMaxResourceBytes) continue;
+    attributes.emplace_back(std::move(key), std::move(value));
+  }
+  return attributes;
+}
+
+ProcIdentity IdentityFromEnviron(std::string_view environ) {
+  ProcIdentity identity;
+  if (std::optional<std::string> attributes = FindEnvironVar(environ, "OTEL_RESOURCE_ATTRIBUTES")) {
+    identity.resource_attributes = ParseResourceAttributes(*attributes);
+  }
+  std::optional<std::string> name = FindEnvironVar(environ, "OTEL_SERVICE_NAME");
+  if (name && !name->empty()) {
+    identity.service_name = std::move(name);
+    return identity;
+  }
+  for (const auto& [key, value] : identity.resource_attributes) {
+    if (key == "service.name" && !value.empty()) identity.service_name = value;
+  }
+  return identity;
+}
+
 ProcReader::ProcReader(std::string root) : root_(std::move(root)) {
   long ticks = sysconf(_SC_CLK_TCK);
   ns_per_tick_ = ticks > 0 ? 1000000000ull / static_cast<std::uint64_t>(ticks) : 10000000ull;
@@ -156,11 +222,22 @@ std::optional<ProcStatus> ProcReader::ReadStatus(std::uint32_t pid) const {
 }
 
 std::optional<std::string> ProcReader::ServiceNameFromEnviron(std::uint32_t pid) const {
+  return Identity(pid).service_name;
+}
+
+ProcIdentity ProcReader::Identity(std::uint32_t pid) const {
   std::optional<std::string> environ = ReadFile(pid, "environ", kEnvironCap);
-  if (!environ) return std::nullopt;
-  std::optional<std::string> name = FindEnvironVar(*environ, "OTEL_SERVICE_NAME");
-  if (name && name->empty()) return std::nullopt;
-  return name;
+  if (!environ) return {};
+  return IdentityFromEnviron(*environ);
+}
+
+std::string ProcReader::CommandLine(std::uint32_t pid) const {
+  std::string line = ReadFile(pid, "cmdline", kCommandLineCap).value_or("");
+  while (!line.empty() && line.back() == '\0') line.pop_back();
+  for (char& c : line) {
+    if (c == '\0') c = ' ';
+  }
+  return line;
 }
 
 std::optional<std::string> ProcReader::ExecutableName(std::uint32_t pid) const {
@@ -199,7 +276,10 @@ std::optional<ProcSnapshot> ProcReader::Read(std::uint32_t pid) const {
     if (std::optional<std::string> name = ExecutableName(pid)) snapshot.executable_name = *name;
     if (std::optional<ProcStatus> status = ReadStatus(pid)) snapshot.memory = *status;
   }
-  snapshot.service_name = ServiceNameFromEnviron(pid).value_or(snapshot.executable_name);
+  ProcIdentity identity = Identity(pid);
+  snapshot.service_name = identity.service_name.value_or(snapshot.executable_name);
+  snapshot.resource_attributes = std::move(identity.resource_attributes);
+  if (!snapshot.kernel_thread) snapshot.command_line = CommandLine(pid);
   return snapshot;
 }
 

@@ -37,12 +37,28 @@ std::optional<ProcStatus> ParseProcStatus(std::string_view text);
 // Finds NAME=value in the NUL-separated contents of /proc/<pid>/environ.
 std::optional<std::string> FindEnvironVar(std::string_view environ, std::string_view name);
 
+using ResourceAttributes = std::vector<std::pair<std::string, std::string>>;
+
+// Parses OTEL_RESOURCE_ATTRIBUTES ("key=value,key2=value2", values
+// percent-decoded). Malformed pairs are skipped; at most 32 pairs of at most
+// 256 bytes each are kept.
+ResourceAttributes ParseResourceAttributes(std::string_view text);
+
+// A process's own OpenTelemetry identity, from its environment.
+struct ProcIdentity {
+  std::optional<std::string> service_name;  // OTEL_SERVICE_NAME, else service.name below
+  ResourceAttributes resource_attributes;   // OTEL_RESOURCE_ATTRIBUTES
+};
+ProcIdentity IdentityFromEnviron(std::string_view environ);
+
 // What the agent knows of a process from /proc.
 struct ProcSnapshot {
   std::uint32_t pid = 0;
   std::uint32_t ppid = 0;
   std::string executable_name;  // basename of /proc/<pid>/exe, else comm
   std::string service_name;     // OTEL_SERVICE_NAME, else executable_name
+  std::string command_line;     // /proc/<pid>/cmdline, arguments joined by spaces, capped
+  ResourceAttributes resource_attributes;
   bool kernel_thread = false;
   std::uint64_t start_ticks = 0;
   std::uint64_t cpu_ns = 0;
@@ -61,6 +77,10 @@ class ProcReader {
   std::optional<ProcSnapshot> Read(std::uint32_t pid) const;
   // OTEL_SERVICE_NAME from the process's environment, if set and readable.
   std::optional<std::string> ServiceNameFromEnviron(std::uint32_t pid) const;
+  ProcIdentity Identity(std::uint32_t pid) const;
+  // The command line, arguments joined by spaces, at most kCommandLineCap bytes.
+  std::string CommandLine(std::uint32_t pid) const;
+  static constexpr std::size_t kCommandLineCap = 1024;
   std::optional<ProcStatus> ReadStatus(std::uint32_t pid) const;
   // Basename of the /proc/<pid>/exe link (symlinks resolved, " (deleted)" cut).
   std::optional<std::string> ExecutableName(std::uint32_t pid) const;

@@ -32,6 +32,9 @@ ProcessEntry ProcessTable::FromSnapshot(const ProcSnapshot& snapshot) const {
   entry.ppid = snapshot.ppid;
   entry.executable_name = snapshot.executable_name;
   entry.service_name = snapshot.service_name;
+  entry.command_line = snapshot.command_line;
+  entry.resource_attributes = snapshot.resource_attributes;
+  entry.start_id = snapshot.start_ticks;
   entry.baseline.cpu_ns = snapshot.cpu_ns;
   entry.baseline.faults = snapshot.faults;
   entry.baseline.memory = snapshot.memory;
@@ -90,10 +93,13 @@ void ProcessTable::OnFork(const ForkEvent& event, const ProcReader& reader) {
   ProcessEntry child;
   child.pid = pid;
   child.ppid = event.header.ppid;
+  child.start_id = event.header.timestamp_ns;
   auto parent = live_.find(event.header.ppid);
   if (parent != live_.end()) {
     child.executable_name = parent->second.executable_name;
     child.service_name = parent->second.service_name;
+    child.command_line = parent->second.command_line;
+    child.resource_attributes = parent->second.resource_attributes;
   } else {
     child.executable_name = event.header.comm;
     child.service_name = event.header.comm;
@@ -120,7 +126,11 @@ void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
   // process is already gone.
   entry.executable_name = reader.ExecutableName(pid).value_or(
       event.filename.empty() ? event.header.comm : ExecutableNameFromPath(event.filename));
-  entry.service_name = reader.ServiceNameFromEnviron(pid).value_or(entry.executable_name);
+  ProcIdentity identity = reader.Identity(pid);
+  entry.service_name = identity.service_name.value_or(entry.executable_name);
+  entry.resource_attributes = std::move(identity.resource_attributes);
+  entry.command_line = reader.CommandLine(pid);
+  if (entry.start_id == 0) entry.start_id = event.header.timestamp_ns;
   entry.baseline.memory = ProcStatus{};  // a new image has a new, empty mm
 }
 

@@ -28,6 +28,9 @@ struct ProcessEntry {
   std::uint32_t ppid = 0;
   std::string executable_name;
   std::string service_name;
+  std::string command_line;
+  ResourceAttributes resource_attributes;  // the process's OTEL_RESOURCE_ATTRIBUTES
+  std::uint64_t start_id = 0;  // when it started (clock ticks or ns): with pid, one process
   Baseline baseline;
   // Set once the process has exited: its final kernel figures, if it had any.
   bool exited = false;

@@ -51,6 +51,29 @@ std::string_view PathOf(std::string_view target) {
 
 }  // namespace
 
+std::shared_ptr<const telemetry::Resource> BuildResource(std::uint32_t pid,
+                                                         const ProcessIdentity& process,
+                                                         const std::string& host_name) {
+  auto resource = std::make_shared<telemetry::Resource>();
+  std::vector<Attribute>& a = resource->attributes;
+  a.push_back({"service.name", process.service_name});
+  a.push_back({"service.instance.id", host_name + "/" + std::to_string(pid) + "/" +
+                                          std::to_string(process.start_id)});
+  a.push_back({"process.pid", std::int64_t{pid}});
+  a.push_back({"process.executable.name", process.executable_name});
+  if (!process.command_line.empty()) a.push_back({"process.command_line", process.command_line});
+  a.push_back({"host.name", host_name});
+  a.push_back({"telemetry.sdk.name", std::string("infrared")});
+  a.push_back({"telemetry.sdk.language", std::string("cpp")});
+  const std::size_t ours = a.size();
+  for (const auto& [key, value] : process.resource_attributes) {
+    bool taken = std::any_of(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(ours),
+                             [&key = key](const Attribute& attribute) { return attribute.key == key; });
+    if (!taken) a.push_back({key, value});
+  }
+  return resource;
+}
+
 std::string NormalizeMethod(std::string_view method) {
   for (std::string_view known :
        {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}) {
@@ -207,11 +230,7 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
     a.push_back({"error.type", facts.error_type});
     span.status = telemetry::StatusCode::kError;
   }
-  auto resource = std::make_shared<telemetry::Resource>();
-  resource->attributes = {{"service.name", facts.process.service_name},
-                          {"process.pid", std::int64_t{facts.pid}},
-                          {"process.executable.name", facts.process.executable_name},
-                          {"host.name", deps_.host_name}};
+  auto resource = BuildResource(facts.pid, facts.process, deps_.host_name);
   span.resource = std::move(resource);
   return span;
 }

@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "agent/net/conn_tracker.h"
 #include "agent/semantics/http_route.h"
@@ -19,7 +21,18 @@ namespace infrared::semantics {
 struct ProcessIdentity {
   std::string executable_name;
   std::string service_name;
+  std::string command_line;
+  std::vector<std::pair<std::string, std::string>> resource_attributes;  // its own OTEL_RESOURCE_ATTRIBUTES
+  std::uint64_t start_id = 0;  // with the pid, names one process instance
 };
+
+// The OTel resource of a process's spans: service.name, service.instance.id,
+// process.pid, process.executable.name, process.command_line, host.name,
+// telemetry.sdk.*, then the process's own OTEL_RESOURCE_ATTRIBUTES (where they
+// do not name one of those).
+std::shared_ptr<const telemetry::Resource> BuildResource(std::uint32_t pid,
+                                                         const ProcessIdentity& process,
+                                                         const std::string& host_name);
 
 // Turns HTTP exchanges into OTel HTTP metrics and spans.
 class HttpObserver : public net::ExchangeSink {

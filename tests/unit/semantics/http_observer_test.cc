@@ -98,7 +98,7 @@ std::map<std::string, AttributeValue> AttributeMap(const std::vector<telemetry::
   return map;
 }
 
-AttributeValue Str(const char* text) { return AttributeValue(std::string(text)); }
+AttributeValue Str(const std::string& text) { return AttributeValue(text); }
 AttributeValue Int(std::int64_t value) { return AttributeValue(value); }
 
 // Which bucket (0-based, non-cumulative) holds the single observation.
@@ -119,7 +119,8 @@ class HttpObserverTest : public ::testing::Test {
           .ids = ids_,
           .process = [](std::uint32_t pid) -> std::optional<ProcessIdentity> {
             if (pid != kPid) return std::nullopt;
-            return ProcessIdentity{"python3", "checkout"};
+            return ProcessIdentity{
+                "python3", "checkout", "python3 app.py", {{"team", "payments"}}, 42};
           },
           .to_unix_ns = [](std::uint64_t monotonic_ns) { return monotonic_ns + kUnixOffset; },
           .on_span_dropped = [this] { ++spans_dropped_; },
@@ -326,6 +327,10 @@ TEST_F(HttpObserverTest, ServerSpan) {
   EXPECT_EQ(resource.at("process.pid"), Int(kPid));
   EXPECT_EQ(resource.at("process.executable.name"), Str("python3"));
   EXPECT_EQ(resource.at("host.name"), Str("node-1"));
+  EXPECT_EQ(resource.at("process.command_line"), Str("python3 app.py"));
+  EXPECT_EQ(resource.at("telemetry.sdk.name"), Str("infrared"));
+  EXPECT_EQ(resource.at("team"), Str("payments"));
+  EXPECT_EQ(resource.at("service.instance.id"), Str("node-1/" + std::to_string(kPid) + "/42"));
 }
 
 TEST_F(HttpObserverTest, ServerSpanWithoutHostHeaderUsesLocalEndpoint) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <cstring>
 #include <set>
+#include <unordered_set>
 #include <string>
 
 namespace infrared::telemetry {
@@ -172,6 +174,25 @@ TEST(RandomIdGeneratorTest, DefaultSeededFromRandomDevice) {
   RandomIdGenerator a;
   RandomIdGenerator b;
   EXPECT_NE(a.NewTraceId(), b.NewTraceId());
+}
+
+}  // namespace
+}  // namespace infrared::telemetry
+
+namespace infrared::telemetry {
+namespace {
+
+// Span ids must not collide: a million from one generator are all distinct.
+TEST(IdUniquenessTest, AMillionSpanIdsAreDistinct) {
+  RandomIdGenerator ids;
+  std::unordered_set<std::uint64_t> seen;
+  seen.reserve(1'000'000);
+  for (int i = 0; i < 1'000'000; ++i) {
+    SpanId id = ids.NewSpanId();
+    std::uint64_t value = 0;
+    std::memcpy(&value, id.data(), sizeof(value));
+    ASSERT_TRUE(seen.insert(value).second) << "duplicate span id after " << i;
+  }
 }
 
 }  // namespace
