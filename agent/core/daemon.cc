@@ -154,9 +154,19 @@ int RunDaemon(const Config& config, Logger& logger) {
   for (const loader::ProbeStatus& probe : probes->Probes()) {
     self.ProbeAttached(probe.name, probe.attached);
   }
+  std::unique_ptr<OtlpExport> otlp = OtlpExport::Create(config, logger, error);
+  if (!otlp && !error.empty()) {
+    logger.Error("otlp", error);
+    endpoint.Stop();
+    return 2;
+  }
+  if (otlp) {
+    registry.AddCollector(otlp.get());
+    otlp->Start();
+  }
   std::unique_ptr<HttpCapture> http;
   if (config.http_enabled) {
-    http = HttpCapture::Create(config, logger, registry, self, table, error);
+    http = HttpCapture::Create(config, logger, registry, self, table, otlp.get(), error);
     if (!http) {
       logger.Error("http", error);
       endpoint.Stop();
@@ -207,7 +217,8 @@ int RunDaemon(const Config& config, Logger& logger) {
   logger.Info("agent", "stopping", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   stop = true;
   poller.join();
-  if (http) http->Stop();
+  if (http) http->Stop();  // hands its last spans to the exporter
+  if (otlp) otlp->Shutdown();
   endpoint.Stop();
   http.reset();
   probes.reset();  // detaches every probe

@@ -32,7 +32,7 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
                                                  telemetry::MetricRegistry& registry,
                                                  telemetry::SelfMetrics& self,
                                                  process::ProcessTable& table,
-                                                 std::string& error) {
+                                                 OtlpExport* otlp, std::string& error) {
   std::unique_ptr<HttpCapture> capture(new HttpCapture(config, logger, self));
   std::optional<semantics::RouteMatcher> routes;
   if (!config.http_route_patterns.empty()) {
@@ -42,6 +42,9 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
   if (!config.spans_output.empty()) {
     capture->writer_ = console::SpanWriter::Open(config.spans_output, error);
     if (!capture->writer_) return nullptr;
+  }
+  capture->otlp_ = otlp;
+  if (capture->writer_ || otlp) {
     capture->spans_ = std::make_unique<telemetry::SpanQueue>(config.spans_queue_size);
   }
   HttpCapture* raw = capture.get();
@@ -138,8 +141,11 @@ void HttpCapture::ExportLoop() {
       if (spans_->Closed() && spans_->Size() == 0) return;
       continue;
     }
-    if (!writer_->WriteBatch(batch)) {
+    if (writer_ && !writer_->WriteBatch(batch)) {
       self_.Dropped("spans", "write_failed", static_cast<double>(batch.size()));
+    }
+    if (otlp_) {
+      for (telemetry::Span& span : batch) otlp_->Offer(std::move(span));
     }
   }
 }

@@ -11,6 +11,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/config.h"
 #include "agent/core/logging.h"
+#include "agent/core/otlp_export.h"
 #include "agent/loader/sock_probes.h"
 #include "agent/net/conn_tracker.h"
 #include "agent/process/process_table.h"
@@ -23,8 +24,8 @@
 namespace infrared::core {
 
 // HTTP/1.x over plain TCP, end to end: the socket probes, the connection
-// tracker and parsers on a thread of their own, HTTP metrics, and spans
-// written by a console exporter thread.
+// tracker and parsers on a thread of their own, HTTP metrics, and spans handed
+// by a second thread to the console writer and the OTLP exporter.
 class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
  public:
   // nullptr with `error` set when the probes cannot be loaded, a route pattern
@@ -32,7 +33,8 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   static std::unique_ptr<HttpCapture> Create(const Config& config, Logger& logger,
                                              telemetry::MetricRegistry& registry,
                                              telemetry::SelfMetrics& self,
-                                             process::ProcessTable& table, std::string& error);
+                                             process::ProcessTable& table, OtlpExport* otlp,
+                                             std::string& error);
   ~HttpCapture() override;
 
   const std::vector<loader::ProbeStatus>& Probes() const { return probes_->Probes(); }
@@ -63,6 +65,7 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   telemetry::RandomIdGenerator ids_;
   std::unique_ptr<telemetry::SpanQueue> spans_;
   std::unique_ptr<console::SpanWriter> writer_;
+  OtlpExport* otlp_ = nullptr;
   std::unique_ptr<semantics::HttpObserver> observer_;
   std::unique_ptr<net::ConnTracker> tracker_;
   std::unique_ptr<loader::SockProbes> probes_;
