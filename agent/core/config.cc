@@ -3,218 +3,17 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string_view>
 
+#include "agent/core/config_keys.h"
 #include "agent/core/config_values.h"
 
 namespace infrared::core {
 namespace {
-
-constexpr std::array<KeySpec, 24> kKeys = {{
-    {.key = "web.listen_address",
-     .placeholder = "ADDRESS",
-     .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
-     .accepted =
-         "[host]:port with a port from 0 to 65535, e.g. :9464, 127.0.0.1:9464 or [::1]:9464",
-     .kind = ValueKind::kListenAddress,
-     .text = &Config::web_listen_address},
-    {.key = "log.format",
-     .placeholder = "FORMAT",
-     .description = "Shape of the log lines written to stderr: one JSON object per line, or text.",
-     .accepted = "json or text",
-     .kind = ValueKind::kChoice,
-     .text = &Config::log_format,
-     .choices = {"json", "text"}},
-    {.key = "log.level",
-     .placeholder = "LEVEL",
-     .description = "Least severe log level that is written.",
-     .accepted = "debug, info, warn or error",
-     .kind = ValueKind::kChoice,
-     .text = &Config::log_level,
-     .choices = {"debug", "info", "warn", "error"}},
-    {.key = "process.max_processes",
-     .placeholder = "N",
-     .description = "Most processes tracked at once (sizes the kernel maps and the process table).",
-     .accepted = "an integer from 64 to 4194304",
-     .kind = ValueKind::kInteger,
-     .number = &Config::process_max_processes,
-     .min = 64,
-     .max = 4194304},
-    // The kernel only accepts ring buffers whose size is a power of two.
-    {.key = "process.events_buffer_bytes",
-     .placeholder = "BYTES",
-     .description = "Size of the ring buffer carrying process lifecycle events from the kernel.",
-     .accepted = "a power of two from 4096 to 1073741824",
-     .kind = ValueKind::kPowerOfTwo,
-     .number = &Config::process_events_buffer_bytes,
-     .min = 4096,
-     .max = 1073741824},
-    {.key = "process.rescan_interval_seconds",
-     .placeholder = "SECONDS",
-     .description = "How often /proc is rescanned to repair the process table after lost events.",
-     .accepted = "an integer from 1 to 86400",
-     .kind = ValueKind::kInteger,
-     .number = &Config::process_rescan_interval_seconds,
-     .min = 1,
-     .max = 86400},
-    {.key = "http.enabled",
-     .placeholder = "BOOL",
-     .description = "Capture socket payloads of TCP connections and report HTTP/1.x exchanges as "
-                    "metrics and spans.",
-     .accepted = "true or false",
-     .kind = ValueKind::kBool,
-     .boolean = &Config::http_enabled,
-     .example = "false"},
-    {.key = "http.max_connections",
-     .placeholder = "N",
-     .description = "Most connections whose HTTP streams are tracked at once; beyond it new "
-                    "connections are not parsed (counted as dropped).",
-     .accepted = "an integer from 64 to 1048576",
-     .kind = ValueKind::kInteger,
-     .number = &Config::http_max_connections,
-     .min = 64,
-     .max = 1048576},
-    {.key = "http.connection_idle_seconds",
-     .placeholder = "SECONDS",
-     .description = "A connection with no traffic for this long is forgotten.",
-     .accepted = "an integer from 1 to 86400",
-     .kind = ValueKind::kInteger,
-     .number = &Config::http_connection_idle_seconds,
-     .min = 1,
-     .max = 86400},
-    {.key = "http.route_patterns",
-     .placeholder = "LIST",
-     .description = "Route templates such as /users/{id} or /api/*; the first that matches a "
-                    "request path becomes http.route, else ids in the path are replaced by {id}.",
-     .accepted = "route templates, each starting with '/' (e.g. /users/{id})",
-     .kind = ValueKind::kList,
-     .list = &Config::http_route_patterns,
-     .element_ok = IsRouteTemplate,
-     .example = "/users/{id},/api/*"},
-    {.key = "capture.executables",
-     .placeholder = "LIST",
-     .description = "Capture payloads only of processes whose executable name is in this list; "
-                    "empty means every process.",
-     .accepted = "executable names, each non-empty and without '/' (e.g. nginx)",
-     .kind = ValueKind::kList,
-     .list = &Config::capture_executables,
-     .element_ok = IsExecutableName,
-     .example = "nginx,python3"},
-    {.key = "capture.bytes_per_call",
-     .placeholder = "BYTES",
-     .description = "Most payload bytes copied from one read or write; the true length is always "
-                    "reported.",
-     .accepted = "an integer from 0 to 131072",
-     .kind = ValueKind::kInteger,
-     .number = &Config::capture_bytes_per_call,
-     .min = 0,
-     .max = 131072},
-    {.key = "capture.events_buffer_bytes",
-     .placeholder = "BYTES",
-     .description = "Size of the ring buffer carrying socket payloads from the kernel.",
-     .accepted = "a power of two from 4096 to 1073741824",
-     .kind = ValueKind::kPowerOfTwo,
-     .number = &Config::capture_events_buffer_bytes,
-     .min = 4096,
-     .max = 1073741824},
-    // Any text: a path is only checked when the span writer opens it.
-    {.key = "spans.output",
-     .placeholder = "OUTPUT",
-     .description = "Where finished spans are written as JSON lines: stdout, or a file path "
-                    "(appended); empty: nowhere.",
-     .accepted = "stdout, a file path, or an empty value",
-     .kind = ValueKind::kText,
-     .text = &Config::spans_output,
-     .example = "stdout"},
-    {.key = "spans.queue_size",
-     .placeholder = "N",
-     .description = "Finished spans waiting for an exporter; when full, new spans are dropped and "
-                    "counted.",
-     .accepted = "an integer from 16 to 1048576",
-     .kind = ValueKind::kInteger,
-     .number = &Config::spans_queue_size,
-     .min = 16,
-     .max = 1048576},
-    {.key = "otlp.endpoint",
-     .placeholder = "URL",
-     .description = "Base URL of an OTLP/HTTP receiver (Tempo, a collector); spans are sent to "
-                    "URL/v1/traces. Empty: OTEL_EXPORTER_OTLP_ENDPOINT, and without it no export.",
-     .accepted = "a URL such as http://tempo:4318, or an empty value",
-     .kind = ValueKind::kText,
-     .text = &Config::otlp_endpoint,
-     .example = "http://localhost:4318"},
-    {.key = "otlp.traces_endpoint",
-     .placeholder = "URL",
-     .description = "Full URL spans are POSTed to, instead of otlp.endpoint + /v1/traces. Empty: "
-                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.",
-     .accepted = "a URL, or an empty value",
-     .kind = ValueKind::kText,
-     .text = &Config::otlp_traces_endpoint,
-     .example = "http://localhost:4318/v1/traces"},
-    {.key = "otlp.headers",
-     .placeholder = "LIST",
-     .description = "Headers sent with every export, as key=value (e.g. an authorization "
-                    "token). Empty: OTEL_EXPORTER_OTLP_HEADERS.",
-     .accepted = "key=value pairs",
-     .kind = ValueKind::kList,
-     .list = &Config::otlp_headers,
-     .element_ok = IsHeaderPair,
-     .example = "x-scope-orgid=tenant1"},
-    {.key = "otlp.timeout_ms",
-     .placeholder = "MS",
-     .description = "How long one export request may take. 0: OTEL_EXPORTER_OTLP_TIMEOUT, else "
-                    "10000.",
-     .accepted = "an integer from 0 to 600000",
-     .kind = ValueKind::kInteger,
-     .number = &Config::otlp_timeout_ms,
-     .min = 0,
-     .max = 600000},
-    {.key = "otlp.compression",
-     .placeholder = "NAME",
-     .description = "Compression of export bodies. Empty: OTEL_EXPORTER_OTLP_COMPRESSION, else "
-                    "none.",
-     .accepted = "gzip, none, or an empty value",
-     .kind = ValueKind::kChoice,
-     .text = &Config::otlp_compression,
-     .choices = {"gzip", "none", ""}},
-    {.key = "otlp.ca_file",
-     .placeholder = "FILE",
-     .description = "CA certificates to trust for an https endpoint. Empty: "
-                    "OTEL_EXPORTER_OTLP_CERTIFICATE, else the system's.",
-     .accepted = "a file path, or an empty value",
-     .kind = ValueKind::kText,
-     .text = &Config::otlp_ca_file,
-     .example = "/etc/ssl/certs/ca.pem"},
-    {.key = "otlp.queue_size",
-     .placeholder = "N",
-     .description = "Spans waiting to be exported; when full, new spans are dropped and counted.",
-     .accepted = "an integer from 16 to 1048576",
-     .kind = ValueKind::kInteger,
-     .number = &Config::otlp_queue_size,
-     .min = 16,
-     .max = 1048576},
-    {.key = "otlp.max_batch",
-     .placeholder = "N",
-     .description = "Most spans in one export request.",
-     .accepted = "an integer from 1 to 8192",
-     .kind = ValueKind::kInteger,
-     .number = &Config::otlp_max_batch,
-     .min = 1,
-     .max = 8192},
-    {.key = "otlp.max_delay_ms",
-     .placeholder = "MS",
-     .description = "Longest a span waits before its batch is sent.",
-     .accepted = "an integer from 1 to 60000",
-     .kind = ValueKind::kInteger,
-     .number = &Config::otlp_max_delay_ms,
-     .min = 1,
-     .max = 60000},
-}};
 
 std::string FlagName(const KeySpec& spec) {
   std::string flag = "--" + std::string(spec.key);
@@ -223,7 +22,7 @@ std::string FlagName(const KeySpec& spec) {
 }
 
 const KeySpec* FindKey(std::string_view key) {
-  for (const KeySpec& spec : kKeys) {
+  for (const KeySpec& spec : KeySpecs()) {
     if (spec.key == key) return &spec;
   }
   return nullptr;
@@ -257,7 +56,7 @@ const KeySpec* ClosestKey(std::string_view attempt) {
   std::replace(normalized.begin(), normalized.end(), '-', '_');
   const KeySpec* best = nullptr;
   std::size_t best_distance = 4;
-  for (const KeySpec& spec : kKeys) {
+  for (const KeySpec& spec : KeySpecs()) {
     std::string_view short_name = spec.key.substr(spec.key.find('.') + 1);
     std::size_t distance = short_name == normalized ? 0 : EditDistance(normalized, spec.key);
     if (distance < best_distance) {
@@ -351,7 +150,7 @@ bool ApplyYamlValue(const std::string& key, const YAML::Node& key_node, const YA
 }
 
 bool IsSection(std::string_view name) {
-  return std::any_of(kKeys.begin(), kKeys.end(), [name](const KeySpec& spec) {
+  return std::ranges::any_of(KeySpecs(), [name](const KeySpec& spec) {
     return spec.key.substr(0, spec.key.find('.')) == name;
   });
 }
@@ -579,7 +378,7 @@ std::string HelpText() {
   add("-h, --help", {"Show this help and exit."});
   add("--version", {"Print the version and exit."});
   Config defaults;
-  for (const KeySpec& spec : kKeys) {
+  for (const KeySpec& spec : KeySpecs()) {
     std::string accepted = "Accepts " + std::string(spec.accepted);
     accepted += spec.kind != ValueKind::kList
                     ? "."
@@ -595,7 +394,7 @@ std::string HelpText() {
 std::vector<KeyInfo> ConfigKeys() {
   Config defaults;
   std::vector<KeyInfo> keys;
-  for (const KeySpec& spec : kKeys) {
+  for (const KeySpec& spec : KeySpecs()) {
     keys.push_back({std::string(spec.key), FlagName(spec), ShownValue(spec, defaults),
                     std::string(spec.description)});
   }
