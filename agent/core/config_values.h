@@ -13,7 +13,7 @@ namespace infrared::core {
 // How a setting's text is checked, stored in Config and shown back.
 enum class ValueKind { kListenAddress, kChoice, kInteger, kPowerOfTwo, kBool, kText, kList };
 
-// One setting. config.cc's table of these is the only place a key is described,
+// One setting. config_keys.cc's table of these is the only place a key is described,
 // so YAML, flags, --help and ConfigKeys() cannot drift apart.
 struct KeySpec {
   std::string_view key;          // YAML key, "section.name"
