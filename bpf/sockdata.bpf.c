@@ -29,6 +29,10 @@ const volatile long nr_sendfile = -1, nr_connect = -1, nr_accept = -1, nr_accept
 const volatile long nr_close = -1;
 const volatile __u32 self_tgid = 0;            /* the agent never captures itself */
 const volatile __u32 capture_bytes = INFRARED_SOCK_CHUNK; /* per call */
+/* Userspace is woken only once this much is waiting; it also polls on a
+ * timer, so a quiet connection's bytes wait at most one poll interval. Waking
+ * it for every record costs more than the copying does. */
+const volatile __u64 wakeup_bytes = 256 << 10;
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -137,6 +141,11 @@ static __always_inline bool wanted(__u32 tgid) {
   return false;
 }
 
+static __always_inline __u64 wakeup_flag(void) {
+  return bpf_ringbuf_query(&sock_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                             : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void fill_header(struct infrared_sock_header *header, __u32 type,
                                         struct conn_key *key, __u64 generation) {
   header->type = type;
@@ -174,7 +183,7 @@ static __always_inline void emit_open(struct conn_key *key, struct conn_info *in
     __builtin_memcpy(event->local_addr, &local, sizeof(local));
     __builtin_memcpy(event->remote_addr, &remote, sizeof(remote));
   }
-  bpf_ringbuf_submit(event, 0);
+  bpf_ringbuf_submit(event, wakeup_flag());
 }
 
 /* The tracked connection on `fd`, made (and announced) when new, or when the
@@ -275,7 +284,7 @@ static long copy_step(__u64 index, struct copy_state *state) {
   event->flags = (state->offset + size == state->total) ? INFRARED_SOCK_LAST : 0;
   event->header.timestamp_ns = bpf_ktime_get_ns();
   if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data) + size,
-                         0))
+                         wakeup_flag()))
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
   else
     bump(&sock_counters, INFRARED_SOCK_COUNT_DATA_EVENTS);
@@ -359,7 +368,7 @@ static __always_inline void exit_io(long ret) {
     event->flags = INFRARED_SOCK_LAST;
     event->header.timestamp_ns = bpf_ktime_get_ns();
     if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data),
-                           0))
+                           wakeup_flag()))
       bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
   }
 }
@@ -377,7 +386,7 @@ static __always_inline void on_close(int fd) {
     return;
   }
   fill_header(&event->header, INFRARED_SOCK_CLOSE, &key, generation);
-  bpf_ringbuf_submit(event, 0);
+  bpf_ringbuf_submit(event, wakeup_flag());
 }
 
 SEC("raw_tp/sys_enter")

@@ -119,6 +119,7 @@ void HttpCapture::PollLoop() {
   std::uint64_t next_expiry = MonotonicToUnix::NowMonotonicNs() + kExpireEveryNs;
   while (!stop_.load()) {
     int handled = probes_->Poll(kPollTimeoutMs);
+    if (handled >= 0) handled = probes_->Consume();
     if (handled < 0 && handled != -EINTR) {
       logger_.Error("http", "polling the socket ring buffer failed", {{"errno", -handled}});
       std::this_thread::sleep_for(std::chrono::milliseconds(kPollTimeoutMs));

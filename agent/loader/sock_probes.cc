@@ -54,6 +54,8 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
   skeleton->rodata->capture_all = config.capture_executables.empty();
   skeleton->rodata->self_tgid = static_cast<std::uint32_t>(getpid());
   skeleton->rodata->capture_bytes = config.capture_bytes_per_call;
+  skeleton->rodata->wakeup_bytes =
+      std::min<std::uint64_t>(256 << 10, config.capture_events_buffer_bytes / 4);
   auto& rodata = *skeleton->rodata;
   rodata.nr_read = SYS_read;
   rodata.nr_write = SYS_write;
@@ -120,6 +122,8 @@ void SockProbes::Attach(core::Logger& logger) {
 }
 
 int SockProbes::Poll(int timeout_ms) { return ring_buffer__poll(ring_, timeout_ms); }
+
+int SockProbes::Consume() { return ring_buffer__consume(ring_); }
 
 void SockProbes::Select(std::uint32_t pid, bool selected) {
   const int fd = bpf_map__fd(skeleton_->maps.selected);

@@ -39,6 +39,9 @@ class SockProbes {
   // Waits up to timeout_ms for records and hands each to on_record. Returns
   // the number handled, or a negative errno.
   int Poll(int timeout_ms);
+  // Hands over every record waiting, without waiting. The kernel wakes Poll()
+  // only once enough is waiting, so the poller also drains on its timer.
+  int Consume();
 
   // Adds or removes a process from the capture selection (used when the
   // selection is not "every process").

@@ -150,7 +150,12 @@ void ProcessTable::VisitAndReap(const std::function<void(ProcessEntry&)>& visit)
   std::lock_guard lock(mutex_);
   for (auto& [pid, entry] : live_) visit(entry);
   for (ProcessEntry& entry : exited_) visit(entry);
+  for (ProcessEntry& entry : exited_) {
+    entry.final_stats.reset();
+    recent_.push_back(std::move(entry));
+  }
   exited_.clear();
+  while (recent_.size() > kRecentCap) recent_.pop_front();
 }
 
 void ProcessTable::ForEachLive(const std::function<void(const ProcessEntry&)>& visit) const {
@@ -173,8 +178,10 @@ std::optional<ProcessEntry> ProcessTable::Find(std::uint32_t pid) const {
   auto it = live_.find(pid);
   if (it != live_.end()) return it->second;
   // An exited process not yet reported is still known, for late events.
-  for (auto exited = exited_.rbegin(); exited != exited_.rend(); ++exited) {
-    if (exited->pid == pid) return *exited;
+  for (const std::deque<ProcessEntry>* gone : {&exited_, &recent_}) {
+    for (auto exited = gone->rbegin(); exited != gone->rend(); ++exited) {
+      if (exited->pid == pid) return *exited;
+    }
   }
   return std::nullopt;
 }

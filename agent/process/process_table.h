@@ -69,7 +69,8 @@ class ProcessTable {
 
   std::size_t LiveCount() const;
   std::size_t ExitedCount() const;
-  // The live process with this pid, else the latest exited one not yet reaped.
+  // The live process with this pid, else the latest exited one (reported or
+  // not, among the last few thousand).
   std::optional<ProcessEntry> Find(std::uint32_t pid) const;
 
  private:
@@ -82,6 +83,10 @@ class ProcessTable {
   std::unordered_map<std::uint32_t, ProcessEntry> live_;
   std::deque<ProcessEntry> exited_;
   std::unordered_set<std::uint32_t> missing_;  // absent from /proc at the last rescan
+  // Processes already reported gone, kept for Find() alone: socket events are
+  // handled in batches and may name a process a moment after it was reaped.
+  std::deque<ProcessEntry> recent_;
+  static constexpr std::size_t kRecentCap = 4096;
 };
 
 // "name" for "/usr/bin/name"; the whole string when it has no slash.
