@@ -57,6 +57,8 @@ class Nginx:
     def __init__(self, directory):
         self.directory = directory
         self.port = free_port()
+        # Every agent sees every nginx on the host: tests tell theirs by name.
+        self.service_name = f"nginx-e2e-{self.port}"
         os.makedirs(os.path.join(directory, "www"), exist_ok=True)
         # nginx's worker runs as nobody: it must reach the files.
         for path in (os.path.dirname(directory), directory, os.path.join(directory, "www")):
@@ -78,7 +80,8 @@ class Nginx:
         binary = agent.require_program("nginx") if os.path.exists("/usr/sbin/nginx") is False \
             else "/usr/sbin/nginx"
         self.process = subprocess.Popen([binary, "-p", self.directory, "-c", self.conf],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        env=dict(os.environ, OTEL_SERVICE_NAME=self.service_name))
         wait_for_port(self.port)
         return self
 

@@ -50,7 +50,8 @@ def expect_counts(running, nginx, expected):
     def counts():
         samples = running.samples()
         server = histogram_counts(samples, "http_server_request_duration_seconds",
-                                  process_executable_name="nginx")
+                                  process_executable_name="nginx",
+                                  service_name=nginx.service_name)
         client = histogram_counts(samples, "http_client_request_duration_seconds",
                                   service_name=SERVICE, server_port=str(nginx.port))
         return server, client
