@@ -208,6 +208,20 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
   return 0;
 }
 
+/* A thread other than the leader that execs takes the leader's tid
+ * (de_thread); its runtime mark must follow, or its whole runtime would be
+ * counted again at its next switch. */
+static __always_inline void move_runtime_mark(__u32 old_tid, __u32 new_tid) {
+  if (old_tid == new_tid)
+    return;
+  __u64 *mark = bpf_map_lookup_elem(&thread_runtime, &old_tid);
+  if (!mark)
+    return;
+  __u64 runtime = *mark;
+  bpf_map_update_elem(&thread_runtime, &new_tid, &runtime, BPF_ANY);
+  bpf_map_delete_elem(&thread_runtime, &old_tid);
+}
+
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
              struct linux_binprm *bprm) {
@@ -220,6 +234,7 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
   fill_header(&event->header, INFRARED_PROCESS_EXEC, task);
   bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
                             BPF_CORE_READ(bprm, filename));
+  move_runtime_mark(old_pid, BPF_CORE_READ(task, pid));
   bpf_ringbuf_submit(event, 0);
   return 0;
 }

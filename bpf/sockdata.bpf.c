@@ -51,8 +51,10 @@ struct conn_info {
   __u32 flags; /* INFRARED_CONN_SKIP, written by userspace */
 };
 
+/* LRU: fds closed without close() (process exit, exec's close-on-exec,
+ * close_range, dup2) leave entries behind that age out instead of filling it. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
   __type(key, struct conn_key);
   __type(value, struct conn_info);
@@ -77,14 +79,16 @@ enum io_kind {
 /* A syscall between its enter and exit tracepoints. */
 struct io_args {
   __u64 pointer; /* buffer, iovec array or msghdr */
+  __s64 syscall; /* its number: the exit must be of the same call */
   __s32 fd;
   __u32 iovcnt;
   __u32 kind;
   __u32 direction;
 };
 
+/* LRU: a thread that dies inside a syscall never reaches its exit. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 16384);
   __type(key, __u64); /* pid_tgid */
   __type(value, struct io_args);
@@ -205,13 +209,15 @@ static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct sock
 
 /* --- enter: remember the arguments ------------------------------------------ */
 
-static __always_inline void enter_io(int fd, __u64 pointer, __u32 iovcnt, __u32 kind,
-                                     __u32 direction) {
+static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 iovcnt,
+                                     __u32 kind, __u32 direction) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
   struct conn_key key = {.pid = tgid, .fd = fd};
   struct conn_info *info = bpf_map_lookup_elem(&conns, &key);
-  if (info && (info->flags & INFRARED_CONN_SKIP)) {
+  /* The skip holds for the socket it was decided on, not for a later one the
+   * fd may name. */
+  if (info && (info->flags & INFRARED_CONN_SKIP) && info->sk == (__u64)tcp_sock_of_fd(fd)) {
     bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     return;
   }
@@ -219,9 +225,14 @@ static __always_inline void enter_io(int fd, __u64 pointer, __u32 iovcnt, __u32 
     return;
   if (!wanted(tgid))
     return;
-  struct io_args args = {
-      .pointer = pointer, .fd = fd, .iovcnt = iovcnt, .kind = kind, .direction = direction};
-  bpf_map_update_elem(&active_io, &id, &args, BPF_ANY);
+  struct io_args args = {.pointer = pointer,
+                         .syscall = syscall,
+                         .fd = fd,
+                         .iovcnt = iovcnt,
+                         .kind = kind,
+                         .direction = direction};
+  if (bpf_map_update_elem(&active_io, &id, &args, BPF_ANY))
+    bump(&sock_drops, INFRARED_SOCK_DROP_IO_MAP_FULL);
 }
 
 /* --- exit: copy what moved ------------------------------------------------------ */
@@ -294,13 +305,15 @@ static long copy_step(__u64 index, struct copy_state *state) {
   return 0;
 }
 
-static __always_inline void exit_io(long ret) {
+static __always_inline void exit_io(long syscall, long ret) {
   __u64 id = bpf_get_current_pid_tgid();
   struct io_args *active = bpf_map_lookup_elem(&active_io, &id);
   if (!active)
     return;
   struct io_args args = *active;
   bpf_map_delete_elem(&active_io, &id);
+  if (syscall >= 0 && syscall != args.syscall)
+    return; /* an enter seen without its exit (e.g. attached in between) */
   __u32 tgid = id >> 32;
 
   if (args.kind == IO_ACCEPT) {
@@ -393,30 +406,39 @@ SEC("raw_tp/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id) {
   if (id == nr_write || id == nr_sendto || id == nr_read || id == nr_recvfrom) {
     bool egress = id == nr_write || id == nr_sendto;
-    enter_io(PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), 0, IO_BUFFER,
+    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), 0, IO_BUFFER,
              egress ? INFRARED_DIR_EGRESS : INFRARED_DIR_INGRESS);
   } else if (id == nr_writev || id == nr_readv) {
-    enter_io(PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
+    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
              PT_REGS_PARM3_CORE_SYSCALL(regs), IO_IOVEC,
              id == nr_writev ? INFRARED_DIR_EGRESS : INFRARED_DIR_INGRESS);
   } else if (id == nr_sendmsg || id == nr_recvmsg) {
-    enter_io(PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), 0, IO_MSGHDR,
+    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), 0, IO_MSGHDR,
              id == nr_sendmsg ? INFRARED_DIR_EGRESS : INFRARED_DIR_INGRESS);
   } else if (id == nr_sendfile) {
-    enter_io(PT_REGS_PARM1_CORE_SYSCALL(regs), 0, 0, IO_SENDFILE, INFRARED_DIR_EGRESS);
+    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), 0, 0, IO_SENDFILE, INFRARED_DIR_EGRESS);
   } else if (id == nr_connect) {
-    enter_io(PT_REGS_PARM1_CORE_SYSCALL(regs), 0, 0, IO_CONNECT, 0);
+    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), 0, 0, IO_CONNECT, 0);
   } else if (id == nr_accept || id == nr_accept4) {
-    enter_io(-1, 0, 0, IO_ACCEPT, 0);
+    enter_io(id, -1, 0, 0, IO_ACCEPT, 0);
   } else if (id == nr_close) {
     on_close(PT_REGS_PARM1_CORE_SYSCALL(regs));
   }
   return 0;
 }
 
+/* The number of the syscall returning, where the architecture keeps it. */
+static __always_inline long syscall_of(struct pt_regs *regs) {
+#if defined(__TARGET_ARCH_x86)
+  return BPF_CORE_READ(regs, orig_ax);
+#else
+  return -1; /* unknown: trust the thread's pending enter */
+#endif
+}
+
 SEC("raw_tp/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret) {
-  exit_io(ret);
+  exit_io(syscall_of(regs), ret);
   return 0;
 }
 
@@ -437,7 +459,8 @@ int BPF_PROG(select_on_exec, struct task_struct *task, pid_t old_pid, struct lin
   if (bpf_map_lookup_elem(&selected_comms, &by_file) ||
       bpf_map_lookup_elem(&selected_comms, &by_comm)) {
     __u8 yes = 1;
-    bpf_map_update_elem(&selected, &tgid, &yes, BPF_ANY);
+    if (bpf_map_update_elem(&selected, &tgid, &yes, BPF_ANY))
+      bump(&sock_drops, INFRARED_SOCK_DROP_SELECTED_MAP_FULL);
   } else {
     bpf_map_delete_elem(&selected, &tgid);
   }
@@ -453,7 +476,8 @@ int BPF_PROG(select_on_fork, struct task_struct *parent, struct task_struct *chi
   if (parent_tgid == child_tgid || !bpf_map_lookup_elem(&selected, &parent_tgid))
     return 0; /* a thread, or a process not selected */
   __u8 yes = 1;
-  bpf_map_update_elem(&selected, &child_tgid, &yes, BPF_ANY);
+  if (bpf_map_update_elem(&selected, &child_tgid, &yes, BPF_ANY))
+    bump(&sock_drops, INFRARED_SOCK_DROP_SELECTED_MAP_FULL);
   return 0;
 }
 

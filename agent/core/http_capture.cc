@@ -31,8 +31,8 @@ HttpCapture::~HttpCapture() { Stop(); }
 std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& logger,
                                                  telemetry::MetricRegistry& registry,
                                                  telemetry::SelfMetrics& self,
-                                                 process::ProcessTable& table,
-                                                 OtlpExport* otlp, std::string& error) {
+                                                 process::ProcessTable& table, OtlpExport* otlp,
+                                                 std::string& error) {
   std::unique_ptr<HttpCapture> capture(new HttpCapture(config, logger, self));
   std::optional<semantics::RouteMatcher> routes;
   if (!config.http_route_patterns.empty()) {
@@ -48,28 +48,28 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
     capture->spans_ = std::make_unique<telemetry::SpanQueue>(config.spans_queue_size);
   }
   HttpCapture* raw = capture.get();
-  capture->observer_ = std::make_unique<semantics::HttpObserver>(semantics::HttpObserver::Dependencies{
-      .registry = registry,
-      .spans = capture->spans_.get(),
-      .ids = capture->ids_,
-      .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
-        std::optional<process::ProcessEntry> entry = table.Find(pid);
-        if (!entry) return std::nullopt;
-        return semantics::ProcessIdentity{entry->executable_name, entry->service_name,
-                                          entry->command_line, entry->resource_attributes,
-                                          entry->start_id};
-      },
-      .to_unix_ns = [raw](std::uint64_t ns) { return raw->to_unix_(ns); },
-      .on_span_dropped = [raw] { raw->self_.Dropped("spans", "queue_full"); },
-      .host_name = HostName(),
-      .routes = std::move(routes),
-  });
+  capture->observer_ =
+      std::make_unique<semantics::HttpObserver>(semantics::HttpObserver::Dependencies{
+          .registry = registry,
+          .spans = capture->spans_.get(),
+          .ids = capture->ids_,
+          .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
+            std::optional<process::ProcessEntry> entry = table.Find(pid);
+            if (!entry) return std::nullopt;
+            return semantics::ProcessIdentity{entry->executable_name, entry->service_name,
+                                              entry->command_line, entry->resource_attributes,
+                                              entry->start_id};
+          },
+          .to_unix_ns = [raw](std::uint64_t ns) { return raw->to_unix_(ns); },
+          .on_span_dropped = [raw] { raw->self_.Dropped("spans", "queue_full"); },
+          .host_name = HostName(),
+          .routes = std::move(routes),
+      });
   net::TrackerLimits limits;
   limits.max_connections = config.http_max_connections;
   limits.idle_ns = std::uint64_t{config.http_connection_idle_seconds} * 1'000'000'000;
   capture->tracker_ = std::make_unique<net::ConnTracker>(
-      limits, *capture->observer_, *capture,
-      [raw](const char* reason, std::uint64_t count) {
+      limits, *capture->observer_, *capture, [raw](const char* reason, std::uint64_t count) {
         raw->self_.Dropped("conn_tracker", reason, static_cast<double>(count));
       });
   capture->probes_ = loader::SockProbes::Create(
@@ -160,7 +160,8 @@ void HttpCapture::Skip(const net::ConnId& conn) { probes_->Skip(conn); }
 
 void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   static constexpr const char* kDrops[INFRARED_SOCK_DROP_COUNT] = {
-      "ringbuf_full", "conn_map_full", "iovec_limit", "payload_truncated"};
+      "ringbuf_full",      "conn_map_full", "iovec_limit",
+      "payload_truncated", "io_map_full",   "selected_map_full"};
   telemetry::MetricFamily dropped;
   dropped.name = "infrared_dropped";
   dropped.type = telemetry::MetricType::kCounter;
@@ -176,8 +177,8 @@ void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   calls.name = "infrared_capture_skipped_calls";
   calls.help = "Socket reads and writes the kernel did not copy, by why.";
   calls.type = telemetry::MetricType::kCounter;
-  calls.samples.push_back({{{"reason", "not_http"}},
-                           static_cast<double>(counters[INFRARED_SOCK_COUNT_SKIPPED_CALLS])});
+  calls.samples.push_back(
+      {{{"reason", "not_http"}}, static_cast<double>(counters[INFRARED_SOCK_COUNT_SKIPPED_CALLS])});
   calls.samples.push_back({{{"reason", "not_selected"}},
                            static_cast<double>(counters[INFRARED_SOCK_COUNT_UNSELECTED_CALLS])});
   out.push_back(std::move(calls));

@@ -14,7 +14,11 @@ bool ResolveOtlpSettings(const Config& config,
                          const std::function<const char*(const char*)>& getenv,
                          otlp::OtlpSettings& settings, std::string& error) {
   if (!otlp::ApplyOtelEnvironment(getenv, settings, error)) return false;
-  if (!config.otlp_endpoint.empty()) settings.endpoint = config.otlp_endpoint;
+  if (!config.otlp_endpoint.empty()) {
+    settings.endpoint = config.otlp_endpoint;
+    // A configured base wins over a traces URL that came from the environment.
+    if (config.otlp_traces_endpoint.empty()) settings.traces_endpoint.clear();
+  }
   if (!config.otlp_traces_endpoint.empty()) settings.traces_endpoint = config.otlp_traces_endpoint;
   if (!config.otlp_headers.empty()) {
     settings.headers.clear();
@@ -60,8 +64,8 @@ std::unique_ptr<OtlpExport> OtlpExport::Create(const Config& config, Logger& log
         return otlp::SerializeRequest(otlp::EncodeSpans(spans, scope));
       },
       otlp::ParsePartialSuccess);
-  logger.Info("otlp", "exporting spans", {{"url", exporter->url_},
-                                          {"compression", transport.gzip ? "gzip" : "none"}});
+  logger.Info("otlp", "exporting spans",
+              {{"url", exporter->url_}, {"compression", transport.gzip ? "gzip" : "none"}});
   return exporter;
 }
 

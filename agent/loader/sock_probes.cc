@@ -111,8 +111,9 @@ void SockProbes::Attach(core::Logger& logger) {
   auto& p = skeleton_->progs;
   auto& l = skeleton_->links;
   const std::vector<ProbeSlot> slots = {
-      {"sys_enter", p.handle_sys_enter, &l.handle_sys_enter},
+      // The exit first, so that no enter is left without one.
       {"sys_exit", p.handle_sys_exit, &l.handle_sys_exit},
+      {"sys_enter", p.handle_sys_enter, &l.handle_sys_enter},
       {"capture_selection_exec", p.select_on_exec, &l.select_on_exec},
       {"capture_selection_fork", p.select_on_fork, &l.select_on_fork},
       {"capture_selection_exit", p.select_on_exit, &l.select_on_exit},

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <memory>
 
@@ -146,6 +147,48 @@ std::string_view Trim(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+bool NamesSecret(std::string_view argument) {
+  std::string lower(argument);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view word : {"authorization", "bearer", "token", "secret", "passw", "api-key",
+                                "api_key", "apikey", "credential", "cookie"}) {
+    if (lower.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string RedactCommandLine(const std::vector<std::string_view>& arguments) {
+  constexpr std::string_view kRedacted = "[REDACTED]";
+  std::string line;
+  bool redact_next = false;
+  for (std::string_view argument : arguments) {
+    if (!line.empty()) line += ' ';
+    if (redact_next) {
+      line += kRedacted;
+      redact_next = false;
+      continue;
+    }
+    if (!NamesSecret(argument)) {
+      line += argument;
+      continue;
+    }
+    std::size_t cut = argument.find_first_of("=:");
+    if (cut != std::string_view::npos && NamesSecret(argument.substr(0, cut + 1))) {
+      line.append(argument.substr(0, cut + 1)).append(kRedacted);
+    } else if (argument.front() == '-') {
+      line += argument;  // a flag: its value is the next argument
+      redact_next = true;
+    } else {
+      line += kRedacted;
+    }
+  }
+  return line;
+}
+
 ResourceAttributes ParseResourceAttributes(std::string_view text) {
   ResourceAttributes attributes;
   while (!text.empty() && attributes.size() < kMaxResourceAttributes) {
@@ -232,11 +275,16 @@ ProcIdentity ProcReader::Identity(std::uint32_t pid) const {
 }
 
 std::string ProcReader::CommandLine(std::uint32_t pid) const {
-  std::string line = ReadFile(pid, "cmdline", kCommandLineCap).value_or("");
-  while (!line.empty() && line.back() == '\0') line.pop_back();
-  for (char& c : line) {
-    if (c == '\0') c = ' ';
+  std::string raw = ReadFile(pid, "cmdline", kCommandLineCap).value_or("");
+  std::vector<std::string_view> arguments;
+  std::string_view rest(raw);
+  while (!rest.empty()) {
+    std::size_t end = rest.find('\0');
+    if (end != 0) arguments.push_back(rest.substr(0, end));
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
   }
+  std::string line = RedactCommandLine(arguments);
+  if (line.size() > kCommandLineCap) line.resize(kCommandLineCap);
   return line;
 }
 

@@ -44,6 +44,12 @@ using ResourceAttributes = std::vector<std::pair<std::string, std::string>>;
 // 256 bytes each are kept.
 ResourceAttributes ParseResourceAttributes(std::string_view text);
 
+// Joins a command line's arguments with spaces, replacing what looks like a
+// secret with "[REDACTED]": an argument naming one (authorization, bearer,
+// token, secret, password, api key, credential) loses its value after '=' or
+// ':' (or all of it), and a flag so named ("--token") loses the next argument.
+std::string RedactCommandLine(const std::vector<std::string_view>& arguments);
+
 // A process's own OpenTelemetry identity, from its environment.
 struct ProcIdentity {
   std::optional<std::string> service_name;  // OTEL_SERVICE_NAME, else service.name below
@@ -78,7 +84,8 @@ class ProcReader {
   // OTEL_SERVICE_NAME from the process's environment, if set and readable.
   std::optional<std::string> ServiceNameFromEnviron(std::uint32_t pid) const;
   ProcIdentity Identity(std::uint32_t pid) const;
-  // The command line, arguments joined by spaces, at most kCommandLineCap bytes.
+  // The command line, arguments joined by spaces and secrets redacted
+  // (RedactCommandLine), at most kCommandLineCap bytes.
   std::string CommandLine(std::uint32_t pid) const;
   static constexpr std::size_t kCommandLineCap = 1024;
   std::optional<ProcStatus> ReadStatus(std::uint32_t pid) const;

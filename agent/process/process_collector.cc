@@ -43,10 +43,12 @@ ProcessFigures MergeFigures(ProcessEntry& entry, const std::optional<infrared_pr
   figures.page_faults = std::max<std::uint64_t>(entry.reported_faults,
                                                 base.faults + (kernel ? kernel->page_faults : 0));
   entry.reported_faults = figures.page_faults;
-  if (kernel) {
-    figures.voluntary_switches = kernel->voluntary_switches;
-    figures.involuntary_switches = kernel->involuntary_switches;
-  }
+  figures.voluntary_switches = std::max<std::uint64_t>(entry.reported_voluntary_switches,
+                                                       kernel ? kernel->voluntary_switches : 0);
+  figures.involuntary_switches = std::max<std::uint64_t>(entry.reported_involuntary_switches,
+                                                         kernel ? kernel->involuntary_switches : 0);
+  entry.reported_voluntary_switches = figures.voluntary_switches;
+  entry.reported_involuntary_switches = figures.involuntary_switches;
   figures.rss_bytes = ResidentMember(kernel, INFRARED_RSS_FILE, base.memory.rss_file_bytes) +
                       ResidentMember(kernel, INFRARED_RSS_ANON, base.memory.rss_anon_bytes) +
                       ResidentMember(kernel, INFRARED_RSS_SHMEM, base.memory.rss_shmem_bytes);

@@ -40,6 +40,8 @@ struct ProcessEntry {
   // the source switches from /proc to the kernel.
   double reported_cpu_seconds = 0;
   std::uint64_t reported_faults = 0;
+  std::uint64_t reported_voluntary_switches = 0;
+  std::uint64_t reported_involuntary_switches = 0;
 };
 
 // The processes of the host: seeded from /proc, then kept current by kernel

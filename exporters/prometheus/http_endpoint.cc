@@ -10,9 +10,10 @@
 namespace infrared::prometheus {
 namespace {
 
-// Scrapes are rare and cheap; two workers keep the agent's footprint small
-// while a slow client cannot block Prometheus.
-constexpr std::size_t kWorkers = 2;
+// Scrapes are rare and cheap: a few workers keep the footprint small, and
+// short timeouts stop idle or slow clients from holding them.
+constexpr std::size_t kWorkers = 4;
+constexpr int kIoTimeoutSeconds = 5;
 
 constexpr const char* kIndexPage =
     "<!doctype html><html><head><title>infrared</title></head><body>"
@@ -68,6 +69,9 @@ bool HttpEndpoint::Start(const std::string& listen_address, std::string& error) 
   const int port = address->port;
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+  server_->set_read_timeout(kIoTimeoutSeconds, 0);
+  server_->set_write_timeout(kIoTimeoutSeconds, 0);
+  server_->set_keep_alive_timeout(kIoTimeoutSeconds);
   Route();
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);

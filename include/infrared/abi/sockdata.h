@@ -33,7 +33,7 @@ enum infrared_sock_direction {
 };
 
 /* Flags of a data event. */
-#define INFRARED_SOCK_LAST 1u       /* the last event of this syscall */
+#define INFRARED_SOCK_LAST 1u /* the last event of this syscall */
 
 /* A connection: the fd of a process, and when the agent first saw it open, so
  * that a reused fd is a new connection. */
@@ -64,8 +64,8 @@ struct infrared_sock_open_event {
 
 struct infrared_sock_data_event {
   struct infrared_sock_header header;
-  __u32 direction; /* enum infrared_sock_direction */
-  __u32 flags;     /* INFRARED_SOCK_* */
+  __u32 direction;  /* enum infrared_sock_direction */
+  __u32 flags;      /* INFRARED_SOCK_* */
   __u64 call_bytes; /* bytes the syscall moved in all (its return value) */
   __u64 offset;     /* where data[0] sits within those bytes */
   __u32 captured;   /* bytes of data[] that are valid */
@@ -81,17 +81,20 @@ struct infrared_sock_close_event {
 #define INFRARED_CONN_SKIP 1u /* not HTTP (or TLS ciphertext): stop copying payloads */
 
 enum infrared_sock_drop {
-  INFRARED_SOCK_DROP_RINGBUF_FULL = 0, /* an event did not fit the ring buffer */
+  INFRARED_SOCK_DROP_RINGBUF_FULL = 0,  /* an event did not fit the ring buffer */
   INFRARED_SOCK_DROP_CONN_MAP_FULL = 1, /* a connection could not be tracked */
   INFRARED_SOCK_DROP_IOV_CUT = 2,       /* iovecs beyond INFRARED_SOCK_MAX_IOV: bytes not copied */
-  INFRARED_SOCK_DROP_CAPTURE_CAP = 3,   /* bytes beyond the per-call capture limit (counted in calls) */
-  INFRARED_SOCK_DROP_COUNT = 4,
+  INFRARED_SOCK_DROP_CAPTURE_CAP =
+      3, /* bytes beyond the per-call capture limit (counted in calls) */
+  INFRARED_SOCK_DROP_IO_MAP_FULL = 4, /* a call not followed: too many threads inside syscalls */
+  INFRARED_SOCK_DROP_SELECTED_MAP_FULL = 5, /* a selected process not recorded as such */
+  INFRARED_SOCK_DROP_COUNT = 6,
 };
 
 /* Counters userspace reads at scrape time, indexed by this enum. */
 enum infrared_sock_counter {
-  INFRARED_SOCK_COUNT_DATA_EVENTS = 0, /* data events sent */
-  INFRARED_SOCK_COUNT_SKIPPED_CALLS = 1, /* calls on connections marked skip */
+  INFRARED_SOCK_COUNT_DATA_EVENTS = 0,      /* data events sent */
+  INFRARED_SOCK_COUNT_SKIPPED_CALLS = 1,    /* calls on connections marked skip */
   INFRARED_SOCK_COUNT_UNSELECTED_CALLS = 2, /* TCP calls of processes not selected */
   INFRARED_SOCK_COUNT_MAX = 3,
 };

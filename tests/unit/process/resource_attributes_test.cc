@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/process/proc_reader.h"
 
@@ -43,6 +44,30 @@ TEST(ResourceAttributesTest, ServiceNameFromEnvironPrefersOtelServiceName) {
     EXPECT_EQ(identity.service_name, c.service);
     EXPECT_EQ(identity.resource_attributes.size(), c.attributes);
   }
+}
+
+}  // namespace
+}  // namespace infrared::process
+
+namespace infrared::process {
+namespace {
+
+TEST(RedactCommandLineTest, HidesWhatLooksLikeASecret) {
+  struct Case {
+    std::vector<std::string_view> arguments;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {{"curl", "-H", "Authorization: Bearer sk-123", "http://x"},
+       "curl -H Authorization:[REDACTED] http://x"},
+      {{"app", "--api-key=abc", "--port=80"}, "app --api-key=[REDACTED] --port=80"},
+      {{"app", "--token", "abc", "serve"}, "app --token [REDACTED] serve"},
+      {{"psql", "PASSWORD=hunter2"}, "psql PASSWORD=[REDACTED]"},
+      {{"app", "mysecretvalue"}, "app [REDACTED]"},
+      {{"nginx", "-g", "daemon off;"}, "nginx -g daemon off;"},
+      {{}, ""},
+  };
+  for (const Case& c : cases) EXPECT_EQ(RedactCommandLine(c.arguments), c.expected);
 }
 
 }  // namespace
