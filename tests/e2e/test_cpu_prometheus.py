@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -47,8 +48,13 @@ def prometheus_port(log_path):
 
 def query(port, expr):
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    with urllib.request.urlopen(url, timeout=5) as response:
-        body = json.load(response)
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code == 503:  # listening, but its storage is not ready yet
+            return None
+        raise
     if body.get("status") != "success":
         fail(f"Prometheus query {expr} failed: {body}")
     return body["data"]["result"]
@@ -77,7 +83,7 @@ def main():
             print(f"Prometheus returned {from_prometheus:.3f}s for pid {pid}")
             if not within(from_prometheus, expected, TOLERANCE):
                 fail(f"Prometheus has {from_prometheus}, /proc said {expected}")
-            up = query(port, 'up{job="infrared"}')
+            up = wait_until(lambda: query(port, 'up{job="infrared"}'), 10, "the up series")
             if not up or up[0]["value"][1] != "1":
                 fail(f"up{{job=\"infrared\"}} is {up}")
             # Prometheus asks for OpenMetrics first; the agent must have served it.
