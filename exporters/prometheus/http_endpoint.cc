@@ -92,7 +92,14 @@ bool HttpEndpoint::Start(const std::string& listen_address, std::string& error) 
 }
 
 void HttpEndpoint::Stop() {
-  if (server_) server_->stop();
+  if (server_ && thread_.joinable()) {
+    // httplib ignores stop() until its accept loop runs; right after Start()
+    // (an error path) the loop may not have begun yet.
+    for (int waited = 0; waited < 200 && !server_->is_running(); ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    server_->stop();
+  }
   if (thread_.joinable()) thread_.join();
 }
 

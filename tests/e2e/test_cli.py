@@ -73,6 +73,17 @@ def check_unprivileged():
         fail(f"as nobody: exit {result.returncode}, said {result.stderr!r}")
 
 
+def check_unusable_span_output():
+    """An error after the endpoint started still ends the agent at once."""
+    path = "/nonexistent/infrared/spans.jsonl"
+    start = time.monotonic()
+    result = run("--web.listen-address", "127.0.0.1:0", "--spans.output", path)
+    took = time.monotonic() - start
+    if result.returncode != 1 or path not in result.stderr or took > 10:
+        fail(f"unusable --spans.output: exit {result.returncode} after {took:.1f}s, "
+             f"said {result.stderr!r}")
+
+
 def our_programs():
     out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
     return out.count("handle_sched_sw")
@@ -104,6 +115,7 @@ def main():
     agent.require_bpf()
     check_unprivileged()
     check_endpoints_and_signals()
+    check_unusable_span_output()
     print("1 passed, 0 failed")
 
 
