@@ -9,6 +9,8 @@
 #include <charconv>
 #include <memory>
 
+#include "agent/core/text.h"
+
 namespace infrared::process {
 namespace {
 
@@ -115,39 +117,14 @@ std::optional<std::string> FindEnvironVar(std::string_view environ, std::string_
 
 namespace {
 
+// OTEL_RESOURCE_ATTRIBUTES is the process's to write: it is bounded here.
 constexpr std::size_t kMaxResourceAttributes = 32;
 constexpr std::size_t kMaxResourceBytes = 256;
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// An escape that does not decode is kept as written.
+std::string DecodeOrKeep(std::string_view text) {
+  return core::PercentDecode(text).value_or(std::string(text));
 }
-
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-        HexValue(text[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-}  // namespace
-
-namespace {
 
 bool NamesSecret(std::string_view argument) {
   std::string lower(argument);
@@ -197,8 +174,8 @@ ResourceAttributes ParseResourceAttributes(std::string_view text) {
     text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
     std::size_t equals = pair.find('=');
     if (equals == std::string_view::npos) continue;
-    std::string key = PercentDecode(Trim(pair.substr(0, equals)));
-    std::string value = PercentDecode(Trim(pair.substr(equals + 1)));
+    std::string key = DecodeOrKeep(core::Trim(pair.substr(0, equals)));
+    std::string value = DecodeOrKeep(core::Trim(pair.substr(equals + 1)));
     if (key.empty() || key.size() > kMaxResourceBytes || value.size() > kMaxResourceBytes) continue;
     attributes.emplace_back(std::move(key), std::move(value));
   }

@@ -5,17 +5,13 @@
 #include <optional>
 #include <string_view>
 
+#include "agent/core/text.h"
+
 namespace infrared::otlp {
 namespace {
 
-constexpr std::string_view kBlanks = " \t\r\n";
-
-std::string_view Trim(std::string_view text) {
-  const std::size_t first = text.find_first_not_of(kBlanks);
-  if (first == std::string_view::npos) return {};
-  const std::size_t last = text.find_last_not_of(kBlanks);
-  return text.substr(first, last - first + 1);
-}
+using core::PercentDecode;
+using core::Trim;
 
 std::string Lowercase(std::string_view text) {
   std::string out(text);
@@ -48,33 +44,6 @@ bool ParseEndpoint(const std::string& name, std::string_view value, std::string&
   error = name + " is " + Quoted(value) +
           ", but it must be an http:// or https:// URL such as http://localhost:4318.";
   return false;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes `text`; nullopt on a malformed escape. '+' is kept, because
-// base64 credentials contain it.
-std::optional<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = HexDigit(text[i + 1]);
-    const int low = HexDigit(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return out;
 }
 
 // RFC 9110 token characters, which is what a header name may hold.
