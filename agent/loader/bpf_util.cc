@@ -85,6 +85,26 @@ void RouteLibbpfLogs(core::Logger& logger) {
   libbpf_set_print(PrintLibbpf);
 }
 
+RingReader::RingReader(RecordFn on_record) : on_record_(std::move(on_record)) {}
+
+RingReader::~RingReader() {
+  if (ring_) ring_buffer__free(ring_);
+}
+
+bool RingReader::Open(int map_fd) {
+  ring_ = ring_buffer__new(map_fd, OnRecord, this, nullptr);
+  return ring_ != nullptr;
+}
+
+int RingReader::Poll(int timeout_ms) { return ring_buffer__poll(ring_, timeout_ms); }
+
+int RingReader::Consume() { return ring_buffer__consume(ring_); }
+
+int RingReader::OnRecord(void* context, void* data, std::size_t size) {
+  static_cast<RingReader*>(context)->on_record_(data, size);
+  return 0;
+}
+
 std::string LoadError(const char* what, int err) {
   if (err == EPERM || err == EACCES) {
     return std::string("the kernel refused to load the ") + what + " eBPF programs (" +

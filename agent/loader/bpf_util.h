@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,7 @@
 
 struct bpf_program;
 struct bpf_link;
+struct ring_buffer;
 
 namespace infrared::loader {
 
@@ -38,6 +41,32 @@ std::uint64_t SumPerCpu(int map_fd, std::uint32_t index);
 
 // Sends libbpf's own messages to `logger` (warnings as warn, the rest as debug).
 void RouteLibbpfLogs(core::Logger& logger);
+
+// Reads one BPF ring buffer and hands each record to a callback, on the thread
+// that calls Poll or Consume. Not movable: libbpf holds a pointer to it.
+class RingReader {
+ public:
+  using RecordFn = std::function<void(const void* data, std::size_t size)>;
+
+  explicit RingReader(RecordFn on_record);
+  ~RingReader();
+  RingReader(const RingReader&) = delete;
+  RingReader& operator=(const RingReader&) = delete;
+
+  // Attaches to the ring buffer map; false with errno set when it cannot.
+  bool Open(int map_fd);
+  // Waits up to timeout_ms for records, then hands them over. Returns the
+  // number handled, or a negative errno.
+  int Poll(int timeout_ms);
+  // Hands over every record waiting, without waiting.
+  int Consume();
+
+ private:
+  static int OnRecord(void* context, void* data, std::size_t size);
+
+  RecordFn on_record_;
+  ring_buffer* ring_ = nullptr;
+};
 
 // One sentence for a failed skeleton load.
 std::string LoadError(const char* what, int err);

@@ -11,20 +11,12 @@
 #include "process.skel.h"
 
 namespace infrared::loader {
-namespace {
-
-int OnRingRecord(void* context, void* data, std::size_t size) {
-  static_cast<ProcessProbes::RecordFn*>(context)->operator()(data, size);
-  return 0;
-}
-
-}  // namespace
 
 ProcessProbes::ProcessProbes(process_bpf* skeleton, RecordFn on_record)
-    : skeleton_(skeleton), on_record_(std::move(on_record)) {}
+    : skeleton_(skeleton), ring_(std::make_unique<RingReader>(std::move(on_record))) {}
 
 ProcessProbes::~ProcessProbes() {
-  if (ring_) ring_buffer__free(ring_);
+  ring_.reset();  // before the maps it reads go
   DetachAll(links_);
   process_bpf__destroy(skeleton_);  // detaches every link, closes every map
 }
@@ -53,9 +45,7 @@ std::unique_ptr<ProcessProbes> ProcessProbes::Create(const core::Config& config,
     error = "none of the process probes could be attached; see the log lines before this one";
     return nullptr;
   }
-  probes->ring_ = ring_buffer__new(bpf_map__fd(skeleton->maps.proc_events), OnRingRecord,
-                                   &probes->on_record_, nullptr);
-  if (!probes->ring_) {
+  if (!probes->ring_->Open(bpf_map__fd(skeleton->maps.proc_events))) {
     error = "creating the process ring buffer reader failed (" + std::string(std::strerror(errno)) +
             ")";
     return nullptr;
@@ -79,7 +69,7 @@ bool ProcessProbes::Attach(core::Logger& logger) {
   return AnyAttached(probes_);
 }
 
-int ProcessProbes::Poll(int timeout_ms) { return ring_buffer__poll(ring_, timeout_ms); }
+int ProcessProbes::Poll(int timeout_ms) { return ring_->Poll(timeout_ms); }
 
 std::optional<infrared_proc_stats> ProcessProbes::Lookup(std::uint32_t pid) {
   infrared_proc_stats stats;

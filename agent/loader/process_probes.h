@@ -15,7 +15,6 @@
 #include "infrared/abi/process.h"
 
 struct process_bpf;
-struct ring_buffer;
 
 namespace infrared::loader {
 
@@ -23,7 +22,7 @@ namespace infrared::loader {
 // ring buffer and reads its maps. Detaches and frees everything on destruction.
 class ProcessProbes : public process::KernelStats {
  public:
-  using RecordFn = std::function<void(const void* data, std::size_t size)>;
+  using RecordFn = RingReader::RecordFn;
 
   // Loads and attaches. nullptr with `error` set (one sentence) when the object
   // cannot be loaded at all; a probe that cannot attach is only logged and
@@ -54,8 +53,7 @@ class ProcessProbes : public process::KernelStats {
   bool Attach(core::Logger& logger);
 
   process_bpf* skeleton_;
-  ring_buffer* ring_ = nullptr;
-  RecordFn on_record_;
+  std::unique_ptr<RingReader> ring_;
   std::vector<ProbeStatus> probes_;
   std::vector<bpf_link**> links_;
 };

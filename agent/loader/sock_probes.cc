@@ -26,18 +26,13 @@ struct ConnInfo {
   std::uint32_t flags;
 };
 
-int OnRingRecord(void* context, void* data, std::size_t size) {
-  static_cast<SockProbes::RecordFn*>(context)->operator()(data, size);
-  return 0;
-}
-
 }  // namespace
 
 SockProbes::SockProbes(sockdata_bpf* skeleton, RecordFn on_record)
-    : skeleton_(skeleton), on_record_(std::move(on_record)) {}
+    : skeleton_(skeleton), ring_(std::make_unique<RingReader>(std::move(on_record))) {}
 
 SockProbes::~SockProbes() {
-  if (ring_) ring_buffer__free(ring_);
+  ring_.reset();  // before the maps it reads go
   DetachAll(links_);
   sockdata_bpf__destroy(skeleton_);
 }
@@ -97,9 +92,7 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
     error = "none of the socket probes could be attached; see the log lines before this one";
     return nullptr;
   }
-  probes->ring_ = ring_buffer__new(bpf_map__fd(skeleton->maps.sock_events), OnRingRecord,
-                                   &probes->on_record_, nullptr);
-  if (!probes->ring_) {
+  if (!probes->ring_->Open(bpf_map__fd(skeleton->maps.sock_events))) {
     error =
         "creating the socket ring buffer reader failed (" + std::string(std::strerror(errno)) + ")";
     return nullptr;
@@ -122,9 +115,9 @@ void SockProbes::Attach(core::Logger& logger) {
   probes_ = AttachEach(slots, logger);
 }
 
-int SockProbes::Poll(int timeout_ms) { return ring_buffer__poll(ring_, timeout_ms); }
+int SockProbes::Poll(int timeout_ms) { return ring_->Poll(timeout_ms); }
 
-int SockProbes::Consume() { return ring_buffer__consume(ring_); }
+int SockProbes::Consume() { return ring_->Consume(); }
 
 void SockProbes::Select(std::uint32_t pid, bool selected) {
   const int fd = bpf_map__fd(skeleton_->maps.selected);

@@ -14,7 +14,6 @@
 #include "infrared/abi/sockdata.h"
 
 struct sockdata_bpf;
-struct ring_buffer;
 
 namespace infrared::loader {
 
@@ -24,7 +23,7 @@ namespace infrared::loader {
 // back to the kernel. Detaches everything on destruction.
 class SockProbes {
  public:
-  using RecordFn = std::function<void(const void* data, std::size_t size)>;
+  using RecordFn = RingReader::RecordFn;
 
   // nullptr with `error` set (one sentence) when the object cannot be loaded or
   // nothing attaches; single probes that fail are logged and reported.
@@ -58,8 +57,7 @@ class SockProbes {
   void Attach(core::Logger& logger);
 
   sockdata_bpf* skeleton_;
-  ring_buffer* ring_ = nullptr;
-  RecordFn on_record_;
+  std::unique_ptr<RingReader> ring_;
   std::vector<ProbeStatus> probes_;
   std::vector<bpf_link**> links_;
 };
