@@ -114,6 +114,8 @@ struct HttpObserver::Facts {
   std::uint16_t peer_port = 0;
   std::uint32_t pid = 0;
   ProcessIdentity process;
+  std::uint64_t start_ns = 0;  // first request byte
+  std::uint64_t end_ns = 0;    // last response byte (request's, when none came), >= start_ns
   double duration_seconds = 0;
 };
 
@@ -167,8 +169,9 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
   facts.process = deps_.process(connection.id.pid).value_or(ProcessIdentity{});
   const std::uint64_t end =
       exchange.response.status_code ? exchange.response.end_ns : exchange.request.end_ns;
-  const std::uint64_t start = exchange.request.start_ns;
-  facts.duration_seconds = end > start ? static_cast<double>(end - start) / 1e9 : 0;
+  facts.start_ns = exchange.request.start_ns;
+  facts.end_ns = std::max(end, facts.start_ns);
+  facts.duration_seconds = static_cast<double>(facts.end_ns - facts.start_ns) / 1e9;
   return facts;
 }
 
@@ -205,10 +208,8 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
   // The HTTP semantic conventions name spans of unknown methods "HTTP".
   span.name = (facts.method == "_OTHER" ? std::string("HTTP") : facts.method) + " " + facts.route;
   span.kind = facts.server ? telemetry::SpanKind::kServer : telemetry::SpanKind::kClient;
-  const std::uint64_t end =
-      exchange.response.status_code ? exchange.response.end_ns : exchange.request.end_ns;
-  span.start_unix_ns = deps_.to_unix_ns(exchange.request.start_ns);
-  span.end_unix_ns = deps_.to_unix_ns(std::max(end, exchange.request.start_ns));
+  span.start_unix_ns = deps_.to_unix_ns(facts.start_ns);
+  span.end_unix_ns = deps_.to_unix_ns(facts.end_ns);
   std::vector<Attribute>& a = span.attributes;
   a.push_back({"http.request.method", facts.method});
   if (facts.method == "_OTHER") a.push_back({"http.request.method_original", facts.original_method});
