@@ -35,15 +35,7 @@ class KernelDropCollector : public telemetry::Collector {
   void Collect(std::vector<telemetry::MetricFamily>& out) override {
     static constexpr const char* kReasons[INFRARED_DROP_COUNT] = {"ringbuf_full", "stats_map_full",
                                                                   "thread_map_full"};
-    telemetry::MetricFamily family;
-    family.name = "infrared_dropped";
-    family.type = telemetry::MetricType::kCounter;
-    auto drops = probes_.Drops();
-    for (int reason = 0; reason < INFRARED_DROP_COUNT; ++reason) {
-      family.samples.push_back({{{"stage", "kernel"}, {"reason", kReasons[reason]}},
-                                static_cast<double>(drops[reason])});
-    }
-    out.push_back(std::move(family));
+    out.push_back(telemetry::DroppedFamily("kernel", kReasons, probes_.Drops()));
   }
 
  private:

@@ -162,15 +162,7 @@ void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   static constexpr const char* kDrops[INFRARED_SOCK_DROP_COUNT] = {
       "ringbuf_full",      "conn_map_full", "iovec_limit",
       "payload_truncated", "io_map_full",   "selected_map_full"};
-  telemetry::MetricFamily dropped;
-  dropped.name = "infrared_dropped";
-  dropped.type = telemetry::MetricType::kCounter;
-  auto drops = probes_->Drops();
-  for (int i = 0; i < INFRARED_SOCK_DROP_COUNT; ++i) {
-    dropped.samples.push_back(
-        {{{"stage", "kernel_sock"}, {"reason", kDrops[i]}}, static_cast<double>(drops[i])});
-  }
-  out.push_back(std::move(dropped));
+  out.push_back(telemetry::DroppedFamily("kernel_sock", kDrops, probes_->Drops()));
 
   auto counters = probes_->Counters();
   telemetry::MetricFamily calls;

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "agent/telemetry/self_metrics.h"
 #include "exporters/otlp/span_encoder.h"
 
 #ifndef INFRARED_VERSION
@@ -98,13 +99,9 @@ void OtlpExport::Collect(std::vector<telemetry::MetricFamily>& out) {
   queued.samples = {{{}, double(exporter_->QueueSize())}};
   out.push_back(std::move(queued));
 
-  telemetry::MetricFamily dropped;
-  dropped.name = "infrared_dropped";
-  dropped.type = telemetry::MetricType::kCounter;
-  dropped.samples = {
-      {{{"stage", "otlp"}, {"reason", "queue_full"}}, double(counters.dropped_queue_full)},
-      {{{"stage", "otlp"}, {"reason", "shutdown"}}, double(counters.dropped_shutdown)}};
-  out.push_back(std::move(dropped));
+  static constexpr const char* kReasons[] = {"queue_full", "shutdown"};
+  const std::uint64_t dropped[] = {counters.dropped_queue_full, counters.dropped_shutdown};
+  out.push_back(telemetry::DroppedFamily("otlp", kReasons, dropped));
 }
 
 }  // namespace infrared::core

@@ -2,6 +2,18 @@
 
 namespace infrared::telemetry {
 
+MetricFamily DroppedFamily(const std::string& stage, std::span<const char* const> reasons,
+                           std::span<const std::uint64_t> counts) {
+  MetricFamily family;
+  family.name = "infrared_dropped";
+  family.type = MetricType::kCounter;
+  for (std::size_t i = 0; i < reasons.size() && i < counts.size(); ++i) {
+    family.samples.push_back(
+        {{{"stage", stage}, {"reason", reasons[i]}}, static_cast<double>(counts[i])});
+  }
+  return family;
+}
+
 SelfMetrics::SelfMetrics(MetricRegistry& registry, const std::string& version)
     : build_info_(registry.AddGauge("infrared_build_info",
                                     "Always 1; the labels name the agent's version.", {"version"})),

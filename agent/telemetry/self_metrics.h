@@ -1,10 +1,17 @@
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "agent/telemetry/metric_registry.h"
 
 namespace infrared::telemetry {
+
+// infrared_dropped_total samples for counters kept outside the registry (in
+// the kernel, in an exporter): reasons[i] is counted by counts[i].
+MetricFamily DroppedFamily(const std::string& stage, std::span<const char* const> reasons,
+                           std::span<const std::uint64_t> counts);
 
 // The agent's report on itself: infrared_* families.
 class SelfMetrics {
