@@ -79,9 +79,10 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
   for (const char* reason : {"table_full", "connection_expired"}) {
     self.Dropped("conn_tracker", reason, 0);
   }
-  for (auto error : {net::SockDecodeError::kTruncated, net::SockDecodeError::kUnknownType,
-                     net::SockDecodeError::kBadLength, net::SockDecodeError::kBadDirection}) {
-    self.Dropped("sock_ringbuf", net::SockDecodeErrorName(error), 0);
+  for (auto decode_error :
+       {net::SockDecodeError::kTruncated, net::SockDecodeError::kUnknownType,
+        net::SockDecodeError::kBadLength, net::SockDecodeError::kBadDirection}) {
+    self.Dropped("sock_ringbuf", net::SockDecodeErrorName(decode_error), 0);
   }
   if (capture->spans_) self.Dropped("spans", "queue_full", 0);
   if (capture->writer_) self.Dropped("spans", "write_failed", 0);
