@@ -7,37 +7,22 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include <bpf/bpf_endian.h>
 
 #include "infrared/abi/sockdata.h"
-#include "lib/sock.bpf.h"
+#include "lib/capture.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 #define EINPROGRESS 115
-/* Chunks one call may send: the per-call limit is at most this many chunks. */
-#define MAX_CHUNKS_PER_CALL 8
+#define PROT_EXEC 4
 
-/* Set by the agent between open and load. */
-const volatile bool capture_all = true;        /* else only tgids in `selected` */
 /* Syscall numbers of this architecture, from the agent's <sys/syscall.h>. One
  * raw tracepoint pair serves them all: detaching two dozen syscall tracepoints
  * would take the agent a second at exit, one RCU grace period each. */
 const volatile long nr_read = -1, nr_write = -1, nr_readv = -1, nr_writev = -1;
 const volatile long nr_sendto = -1, nr_recvfrom = -1, nr_sendmsg = -1, nr_recvmsg = -1;
 const volatile long nr_sendfile = -1, nr_connect = -1, nr_accept = -1, nr_accept4 = -1;
-const volatile long nr_close = -1;
-const volatile __u32 self_tgid = 0;            /* the agent never captures itself */
-const volatile __u32 capture_bytes = INFRARED_SOCK_CHUNK; /* per call */
-/* Userspace is woken only once this much is waiting; it also polls on a
- * timer, so a quiet connection's bytes wait at most one poll interval. Waking
- * it for every record costs more than the copying does. */
-const volatile __u64 wakeup_bytes = 256 << 10;
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 16 << 20);
-} sock_events SEC(".maps");
+const volatile long nr_close = -1, nr_mmap = -1;
 
 struct conn_key {
   __u32 pid;
@@ -48,7 +33,7 @@ struct conn_info {
   __u64 generation;
   __u64 sk; /* the sock, to notice an fd that now names another socket */
   __u32 role;
-  __u32 flags; /* INFRARED_CONN_SKIP, written by userspace */
+  __u32 flags; /* INFRARED_CONN_*; SKIP also written by userspace */
 };
 
 /* LRU: fds closed without close() (process exit, exec's close-on-exec,
@@ -59,13 +44,6 @@ struct {
   __type(key, struct conn_key);
   __type(value, struct conn_info);
 } conns SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 32768);
-  __type(key, __u32); /* tgid */
-  __type(value, __u8);
-} selected SEC(".maps");
 
 enum io_kind {
   IO_BUFFER = 1,
@@ -94,33 +72,6 @@ struct {
   __type(value, struct io_args);
 } active_io SEC(".maps");
 
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct infrared_sock_data_event);
-} scratch SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, INFRARED_SOCK_DROP_COUNT);
-  __type(key, __u32);
-  __type(value, __u64);
-} sock_drops SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, INFRARED_SOCK_COUNT_MAX);
-  __type(key, __u32);
-  __type(value, __u64);
-} sock_counters SEC(".maps");
-
-static __always_inline void bump(void *map, __u32 index) {
-  __u64 *count = bpf_map_lookup_elem(map, &index);
-  if (count)
-    *count += 1;
-}
-
 /* Executables whose processes are captured when capture_all is off: the first
  * 15 bytes of the name, as the kernel sets comm at exec. Selection is decided
  * here, at exec and fork, so that a short-lived process is captured from its
@@ -136,60 +87,6 @@ struct {
   __type(value, __u8);
 } selected_comms SEC(".maps");
 
-static __always_inline bool wanted(__u32 tgid) {
-  if (tgid == self_tgid)
-    return false;
-  if (capture_all || bpf_map_lookup_elem(&selected, &tgid))
-    return true;
-  bump(&sock_counters, INFRARED_SOCK_COUNT_UNSELECTED_CALLS);
-  return false;
-}
-
-static __always_inline __u64 wakeup_flag(void) {
-  return bpf_ringbuf_query(&sock_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                             : BPF_RB_NO_WAKEUP;
-}
-
-static __always_inline void fill_header(struct infrared_sock_header *header, __u32 type,
-                                        struct conn_key *key, __u64 generation) {
-  header->type = type;
-  header->tid = (__u32)bpf_get_current_pid_tgid();
-  header->conn.pid = key->pid;
-  header->conn.fd = key->fd;
-  header->conn.generation = generation;
-  header->timestamp_ns = bpf_ktime_get_ns();
-}
-
-static __always_inline void emit_open(struct conn_key *key, struct conn_info *info,
-                                      struct sock *sk) {
-  struct infrared_sock_open_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
-  if (!event) {
-    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-    return;
-  }
-  fill_header(&event->header, INFRARED_SOCK_OPEN, key, info->generation);
-  event->role = info->role;
-  event->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-  event->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-  event->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-  event->reserved = 0;
-  event->reserved2 = 0;
-  __builtin_memset(event->local_addr, 0, sizeof(event->local_addr));
-  __builtin_memset(event->remote_addr, 0, sizeof(event->remote_addr));
-  if (event->family == INFRARED_AF_INET) {
-    __u32 local = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-    __u32 remote = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-    __builtin_memcpy(event->local_addr, &local, sizeof(local));
-    __builtin_memcpy(event->remote_addr, &remote, sizeof(remote));
-  } else {
-    struct in6_addr local = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
-    struct in6_addr remote = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
-    __builtin_memcpy(event->local_addr, &local, sizeof(local));
-    __builtin_memcpy(event->remote_addr, &remote, sizeof(remote));
-  }
-  bpf_ringbuf_submit(event, wakeup_flag());
-}
-
 /* The tracked connection on `fd`, made (and announced) when new, or when the
  * fd now names another socket than the one tracked. */
 static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct sock *sk, __u32 role,
@@ -203,8 +100,93 @@ static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct sock
     bump(&sock_drops, INFRARED_SOCK_DROP_CONN_MAP_FULL);
     return 0;
   }
-  emit_open(&key, &made, sk);
+  emit_open(tgid, fd, made.generation, role, sk, fd);
   return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* --- TLS connections -------------------------------------------------------------- */
+
+/* A syscall on a TLS connection: the socket of the TLS call the thread is
+ * inside, if any, and the thread's last TLS socket in any case. */
+static __always_inline void note_tls_socket(int fd, struct sock *sk, __u32 role) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct tls_socket last = {.sk = (__u64)sk, .fd = fd, .role = role};
+  bpf_map_update_elem(&tls_last_socket, &id, &last, BPF_ANY);
+  struct tls_call_key *key = bpf_map_lookup_elem(&tls_threads, &id);
+  if (!key)
+    return;
+  struct tls_call *call = bpf_map_lookup_elem(&tls_calls, key);
+  if (call && call->fd < 0) {
+    call->fd = fd;
+    call->sk = (__u64)sk;
+    call->role = role;
+  }
+}
+
+/* The first bytes of what a call moved, wherever its kind keeps them. */
+static __always_inline bool first_bytes(const struct io_args *args, __u8 out[3]) {
+  const void *start = (const void *)args->pointer;
+  if (args->kind == IO_IOVEC || args->kind == IO_MSGHDR) {
+    const struct iovec *iov = start;
+    if (args->kind == IO_MSGHDR) {
+      struct user_msghdr msg;
+      if (bpf_probe_read_user(&msg, sizeof(msg), start))
+        return false;
+      iov = msg.msg_iov;
+    }
+    struct iovec entry;
+    if (bpf_probe_read_user(&entry, sizeof(entry), iov) || entry.iov_len < 3)
+      return false;
+    start = entry.iov_base;
+  } else if (args->kind != IO_BUFFER) {
+    return false;
+  }
+  return bpf_probe_read_user(out, 3, start) == 0;
+}
+
+enum tls_verdict { TLS_NO, TLS_YES, TLS_NOT_YET };
+
+/* Whether a connection's first payload is a TLS record header: content type
+ * 20-23 (change_cipher_spec, alert, handshake, application_data), then
+ * version 3.x. Such a connection carries ciphertext: not worth a copy, and its
+ * plaintext comes from the TLS library probes. A call of fewer than three
+ * bytes starting like one cannot tell (nginx peeks at one byte of a TLS
+ * port's first record) and is passed over. */
+static __always_inline enum tls_verdict tls_verdict(const struct io_args *args, long ret) {
+  __u8 head[3] = {};
+  if (!first_bytes(args, head))
+    return TLS_NO;
+  bool record_type = head[0] >= 20 && head[0] <= 23;
+  if (ret < 3)
+    return record_type ? TLS_NOT_YET : TLS_NO;
+  return record_type && head[1] == 3 && head[2] <= 4 ? TLS_YES : TLS_NO;
+}
+
+/* A process mapping a file named libssl.so* executable: the agent looks for
+ * the library in the process's maps and attaches to it if it is new. */
+static __always_inline void on_mmap(unsigned long prot, int fd) {
+  if (!(prot & PROT_EXEC) || fd < 0)
+    return;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  struct file *file = file_of_fd(fd);
+  if (!file)
+    return;
+  char name[9];
+  const unsigned char *dname = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+  if (bpf_probe_read_kernel(name, sizeof(name), dname))
+    return;
+  if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' || name[4] != 's' ||
+      name[5] != 'l' || name[6] != '.' || name[7] != 's' || name[8] != 'o')
+    return;
+  if (!wanted(tgid))
+    return;
+  struct infrared_sock_library_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
+  if (!event) {
+    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
+    return;
+  }
+  fill_header(&event->header, INFRARED_SOCK_LIBRARY, tgid, fd, 0);
+  bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP); /* attach before the library is used */
 }
 
 /* --- enter: remember the arguments ------------------------------------------ */
@@ -217,9 +199,17 @@ static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 
   struct conn_info *info = bpf_map_lookup_elem(&conns, &key);
   /* The skip holds for the socket it was decided on, not for a later one the
    * fd may name. */
-  if (info && (info->flags & INFRARED_CONN_SKIP) && info->sk == (__u64)tcp_sock_of_fd(fd)) {
-    bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
-    return;
+  if (info && (info->flags & INFRARED_CONN_SKIP)) {
+    struct sock *sk = tcp_sock_of_fd(fd);
+    if (info->sk == (__u64)sk) {
+      if (info->flags & INFRARED_CONN_TLS) {
+        note_tls_socket(fd, sk, info->role);
+        bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
+      } else {
+        bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
+      }
+      return;
+    }
   }
   if (!info && kind != IO_CONNECT && kind != IO_ACCEPT && !tcp_sock_of_fd(fd))
     return;
@@ -236,74 +226,6 @@ static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 
 }
 
 /* --- exit: copy what moved ------------------------------------------------------ */
-
-/* Copying state of one call, walked by bpf_loop so that the verifier checks
- * the step once instead of every unrolled iteration. */
-struct copy_state {
-  const char *segment; /* current contiguous source */
-  __u64 segment_length;
-  __u64 segment_done;
-  const struct iovec *iov; /* NULL for a plain buffer */
-  __u32 iovcnt;
-  __u32 iov_next;
-  __u64 total;  /* bytes the call moved */
-  __u64 offset; /* of the next byte to send, within the call */
-  __u64 budget; /* bytes still allowed by capture_bytes */
-};
-
-/* One step: start the next iovec, or send one chunk of the current one. */
-static long copy_step(__u64 index, struct copy_state *state) {
-  if (state->budget == 0 || state->offset >= state->total)
-    return 1;
-  if (state->segment_done >= state->segment_length) {
-    if (!state->iov || state->iov_next >= state->iovcnt)
-      return 1;
-    if (state->iov_next >= INFRARED_SOCK_MAX_IOV) {
-      bump(&sock_drops, INFRARED_SOCK_DROP_IOV_CUT);
-      return 1;
-    }
-    struct iovec entry;
-    if (bpf_probe_read_user(&entry, sizeof(entry), &state->iov[state->iov_next & 0xff]))
-      return 1;
-    state->iov_next++;
-    state->segment = entry.iov_base;
-    state->segment_length = entry.iov_len;
-    if (state->segment_length > state->total - state->offset)
-      state->segment_length = state->total - state->offset;
-    state->segment_done = 0;
-    return 0;
-  }
-  __u32 zero = 0;
-  struct infrared_sock_data_event *event = bpf_map_lookup_elem(&scratch, &zero);
-  if (!event)
-    return 1;
-  __u64 size = state->segment_length - state->segment_done;
-  if (size > state->budget)
-    size = state->budget;
-  if (size > INFRARED_SOCK_CHUNK)
-    size = INFRARED_SOCK_CHUNK;
-  size &= (INFRARED_SOCK_CHUNK << 1) - 1; /* bounds the verifier can see */
-  if (size == 0 || size > INFRARED_SOCK_CHUNK ||
-      bpf_probe_read_user(event->data, size, state->segment + state->segment_done)) {
-    /* Unreadable: skip the segment; userspace sees the gap in the offsets. */
-    state->offset += state->segment_length - state->segment_done;
-    state->segment_done = state->segment_length;
-    return 0;
-  }
-  event->offset = state->offset;
-  event->captured = size;
-  event->flags = (state->offset + size == state->total) ? INFRARED_SOCK_LAST : 0;
-  event->header.timestamp_ns = bpf_ktime_get_ns();
-  if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data) + size,
-                         wakeup_flag()))
-    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-  else
-    bump(&sock_counters, INFRARED_SOCK_COUNT_DATA_EVENTS);
-  state->segment_done += size;
-  state->offset += size;
-  state->budget -= size;
-  return 0;
-}
 
 static __always_inline void exit_io(long syscall, long ret) {
   __u64 id = bpf_get_current_pid_tgid();
@@ -336,19 +258,20 @@ static __always_inline void exit_io(long syscall, long ret) {
   struct conn_info *info = conn_of(tgid, args.fd, sk, INFRARED_ROLE_UNKNOWN, false);
   if (!info || (info->flags & INFRARED_CONN_SKIP))
     return;
-
-  __u32 zero = 0;
-  struct infrared_sock_data_event *event = bpf_map_lookup_elem(&scratch, &zero);
-  if (!event)
-    return;
-  struct conn_key key = {.pid = tgid, .fd = args.fd};
-  fill_header(&event->header, INFRARED_SOCK_DATA, &key, info->generation);
-  event->direction = args.direction;
-  event->flags = 0;
-  event->call_bytes = ret;
-  event->offset = 0;
-  event->captured = 0;
-  event->reserved = 0;
+  if (!(info->flags & INFRARED_CONN_SEEN)) {
+    switch (tls_verdict(&args, ret)) {
+      case TLS_YES:
+        info->flags |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
+        note_tls_socket(args.fd, sk, info->role);
+        bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
+        return;
+      case TLS_NOT_YET:
+        bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
+        return;
+      default:
+        info->flags |= INFRARED_CONN_SEEN;
+    }
+  }
 
   struct copy_state state = {.total = ret, .budget = capture_bytes};
   if (args.kind == IO_BUFFER) {
@@ -364,26 +287,7 @@ static __always_inline void exit_io(long syscall, long ret) {
       state.iovcnt = msg.msg_iovlen;
     }
   }
-  if (args.kind != IO_SENDFILE)
-    bpf_loop(2 * INFRARED_SOCK_MAX_IOV + MAX_CHUNKS_PER_CALL, copy_step, &state, 0);
-
-  event = bpf_map_lookup_elem(&scratch, &zero);
-  if (!event)
-    return;
-  event->offset = state.offset;
-  /* Whatever was not copied (sendfile, the limit, cut iovecs) is announced by
-   * a last, empty event at the end of what was, so that userspace knows the
-   * call's full length. */
-  if (event->offset < (__u64)ret) {
-    if (args.kind != IO_SENDFILE)
-      bump(&sock_drops, INFRARED_SOCK_DROP_CAPTURE_CAP);
-    event->captured = 0;
-    event->flags = INFRARED_SOCK_LAST;
-    event->header.timestamp_ns = bpf_ktime_get_ns();
-    if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data),
-                           wakeup_flag()))
-      bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-  }
+  send_call(&state, tgid, args.fd, info->generation, args.direction, args.kind != IO_SENDFILE);
 }
 
 static __always_inline void on_close(int fd) {
@@ -398,7 +302,7 @@ static __always_inline void on_close(int fd) {
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
     return;
   }
-  fill_header(&event->header, INFRARED_SOCK_CLOSE, &key, generation);
+  fill_header(&event->header, INFRARED_SOCK_CLOSE, key.pid, key.fd, generation);
   bpf_ringbuf_submit(event, wakeup_flag());
 }
 
@@ -423,6 +327,8 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id) {
     enter_io(id, -1, 0, 0, IO_ACCEPT, 0);
   } else if (id == nr_close) {
     on_close(PT_REGS_PARM1_CORE_SYSCALL(regs));
+  } else if (id == nr_mmap) {
+    on_mmap(PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM5_CORE_SYSCALL(regs));
   }
   return 0;
 }

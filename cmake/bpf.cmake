@@ -17,6 +17,9 @@ else()
     COMMENT "Generating vmlinux.h from ${INFRARED_BTF}")
 endif()
 get_filename_component(VMLINUX_DIR ${VMLINUX_H} DIRECTORY)
+# One target makes vmlinux.h: every skeleton depends on it, so that parallel
+# builds do not generate it twice at once.
+add_custom_target(infrared_vmlinux_h DEPENDS ${VMLINUX_H})
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64")
   set(BPF_ARCH x86)
@@ -51,4 +54,5 @@ function(infrared_bpf_skeleton name source)
     DEPENDS ${obj}
     COMMENT "Skeleton ${name}.skel.h")
   add_custom_target(${name}_skel DEPENDS ${skel})
+  add_dependencies(${name}_skel infrared_vmlinux_h)
 endfunction()

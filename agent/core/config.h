@@ -18,6 +18,7 @@ struct Config {
   std::uint32_t process_rescan_interval_seconds = 30;    // process.rescan_interval_seconds
 
   bool http_enabled = true;                       // http.enabled
+  bool http_tls = true;                           // http.tls
   std::uint32_t http_max_connections = 16384;     // http.max_connections
   std::uint32_t http_connection_idle_seconds = 300;  // http.connection_idle_seconds
   std::vector<std::string> http_route_patterns;   // http.route_patterns

@@ -5,7 +5,7 @@
 namespace infrared::core {
 namespace {
 
-constexpr std::array<KeySpec, 24> kKeys = {{
+constexpr std::array<KeySpec, 25> kKeys = {{
     {.key = "web.listen_address",
      .placeholder = "ADDRESS",
      .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
@@ -59,6 +59,14 @@ constexpr std::array<KeySpec, 24> kKeys = {{
      .accepted = "true or false",
      .kind = ValueKind::kBool,
      .boolean = &Config::http_enabled,
+     .example = "false"},
+    {.key = "http.tls",
+     .placeholder = "BOOL",
+     .description = "Also capture HTTPS: attach uprobes to the TLS libraries processes use "
+                    "(OpenSSL, node, Go crypto/tls) and parse the plaintext.",
+     .accepted = "true or false",
+     .kind = ValueKind::kBool,
+     .boolean = &Config::http_tls,
      .example = "false"},
     {.key = "http.max_connections",
      .placeholder = "N",

@@ -49,6 +49,9 @@ class EventHandler {
                telemetry::SelfMetrics& self, Logger& logger)
       : table_(table), reader_(reader), self_(self), logger_(logger) {}
 
+  // Told of every exec once it exists (it looks for TLS libraries in them).
+  void SetHttpCapture(HttpCapture* http) { http_ = http; }
+
   void operator()(const void* data, std::size_t size) {
     std::visit([this](const auto& event) { Handle(event); },
                process::DecodeProcessEvent(data, size));
@@ -63,6 +66,7 @@ class EventHandler {
   void Handle(const process::ExecEvent& event) {
     self_.Event("process_exec");
     table_.OnExec(event, reader_);
+    if (HttpCapture* http = http_.load()) http->OnExec(event.header.pid, event.filename);
     logger_.Debug(
         "process", "exec",
         {{"pid", event.header.pid}, {"ppid", event.header.ppid}, {"filename", event.filename}});
@@ -82,6 +86,7 @@ class EventHandler {
   const process::ProcReader& reader_;
   telemetry::SelfMetrics& self_;
   Logger& logger_;
+  std::atomic<HttpCapture*> http_{nullptr};  // set on the main thread, read by the poller
 };
 
 // SIGINT and SIGTERM are blocked in every thread and taken by sigtimedwait on
@@ -168,6 +173,7 @@ int RunDaemon(const Config& config, Logger& logger) {
       self.ProbeAttached(probe.name, probe.attached);
     }
     registry.AddCollector(http.get());
+    handler.SetHttpCapture(http.get());
   }
   KernelDropCollector kernel_drops(*probes);
   process::ProcessCollector process_collector(table, *probes);
@@ -209,6 +215,7 @@ int RunDaemon(const Config& config, Logger& logger) {
   logger.Info("agent", "stopping", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   stop = true;
   poller.join();
+  handler.SetHttpCapture(nullptr);
   if (http) http->Stop();  // hands its last spans to the exporter
   if (otlp) otlp->Shutdown();
   endpoint.Stop();

@@ -76,6 +76,13 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
       config, logger, [raw](const void* data, std::size_t size) { raw->OnRecord(data, size); },
       error);
   if (!capture->probes_) return nullptr;
+  if (config.http_tls) {
+    std::unique_ptr<loader::TlsProbes> tls_probes =
+        loader::TlsProbes::Create(config, logger, *capture->probes_, error);
+    if (!tls_probes) return nullptr;
+    capture->tls_ = std::make_unique<TlsCapture>(std::move(tls_probes), logger, self);
+    capture->tls_->AttachHostLibraries();
+  }
   for (const char* reason : {"table_full", "connection_expired"}) {
     self.Dropped("conn_tracker", reason, 0);
   }
@@ -95,6 +102,11 @@ void HttpCapture::OnRecord(const void* data, std::size_t size) {
         using Event = std::decay_t<decltype(event)>;
         if constexpr (std::is_same_v<Event, net::OpenEvent>) {
           self_.Event("sock_open");
+          if (event.conn.tls()) {
+            logger_.Debug("http", "TLS stream socket",
+                          {{"pid", event.conn.pid}, {"socket_fd", event.socket_fd},
+                           {"remote_port", event.remote.port}, {"local_port", event.local.port}});
+          }
           tracker_->OnOpen(event);
         } else if constexpr (std::is_same_v<Event, net::DataEvent>) {
           self_.Event("sock_data");
@@ -102,6 +114,9 @@ void HttpCapture::OnRecord(const void* data, std::size_t size) {
         } else if constexpr (std::is_same_v<Event, net::CloseEvent>) {
           self_.Event("sock_close");
           tracker_->OnClose(event);
+        } else if constexpr (std::is_same_v<Event, net::LibraryEvent>) {
+          self_.Event("sock_library");
+          if (tls_) tls_->Enqueue(event.pid);
         } else {
           self_.Dropped("sock_ringbuf", net::SockDecodeErrorName(event));
         }
@@ -110,6 +125,7 @@ void HttpCapture::OnRecord(const void* data, std::size_t size) {
 }
 
 void HttpCapture::Start() {
+  if (tls_) tls_->Start();
   poller_ = std::thread([this] { PollLoop(); });
   if (spans_) exporter_ = std::thread([this] { ExportLoop(); });
 }
@@ -117,6 +133,7 @@ void HttpCapture::Start() {
 void HttpCapture::Stop() {
   stop_ = true;
   if (poller_.joinable()) poller_.join();
+  if (tls_) tls_->Stop();
   if (spans_) spans_->Close();
   if (exporter_.joinable()) exporter_.join();
 }
@@ -158,8 +175,14 @@ void HttpCapture::ExportLoop() {
 }
 
 void HttpCapture::OnProcess(std::uint32_t pid, const std::string& executable_name) {
-  if (selected_executables_.empty()) return;
-  if (selected_executables_.count(executable_name)) probes_->Select(pid, true);
+  if (!selected_executables_.empty() && selected_executables_.count(executable_name)) {
+    probes_->Select(pid, true);
+  }
+  if (tls_) tls_->ExamineNow(pid);
+}
+
+void HttpCapture::OnExec(std::uint32_t pid, const std::string& filename) {
+  if (tls_) tls_->Enqueue(pid, filename);
 }
 
 void HttpCapture::Skip(const net::ConnId& conn) { probes_->Skip(conn); }
@@ -167,7 +190,7 @@ void HttpCapture::Skip(const net::ConnId& conn) { probes_->Skip(conn); }
 void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   static constexpr const char* kDrops[INFRARED_SOCK_DROP_COUNT] = {
       "ringbuf_full",      "conn_map_full", "iovec_limit",
-      "payload_truncated", "io_map_full",   "selected_map_full"};
+      "payload_truncated", "io_map_full",   "selected_map_full", "tls_map_full"};
   out.push_back(telemetry::DroppedFamily("kernel_sock", kDrops, probes_->Drops()));
 
   auto counters = probes_->Counters();
@@ -179,7 +202,25 @@ void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
       {{{"reason", "not_http"}}, static_cast<double>(counters[INFRARED_SOCK_COUNT_SKIPPED_CALLS])});
   calls.samples.push_back({{{"reason", "not_selected"}},
                            static_cast<double>(counters[INFRARED_SOCK_COUNT_UNSELECTED_CALLS])});
+  calls.samples.push_back(
+      {{{"reason", "tls_ciphertext"}}, static_cast<double>(counters[INFRARED_SOCK_COUNT_TLS_CALLS])});
   out.push_back(std::move(calls));
+
+  auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
+    telemetry::MetricFamily family;
+    family.name = name;
+    family.help = help;
+    family.type = telemetry::MetricType::kCounter;
+    family.samples.push_back({{}, static_cast<double>(value)});
+    out.push_back(std::move(family));
+  };
+  counter("infrared_tls_calls", "TLS library calls whose plaintext was captured.",
+          counters[INFRARED_SOCK_COUNT_TLS_DATA_CALLS]);
+  counter("infrared_tls_socket_guesses",
+          "TLS streams tied to their thread's last TLS socket call because the TLS call made no "
+          "syscall itself (node); their endpoints may be wrong.",
+          counters[INFRARED_SOCK_COUNT_TLS_FD_GUESSED]);
+  if (tls_) tls_->Collect(out);
 
   telemetry::MetricFamily tracked;
   tracked.name = "infrared_tracked_connections";

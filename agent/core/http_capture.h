@@ -12,6 +12,7 @@
 #include "agent/core/config.h"
 #include "agent/core/logging.h"
 #include "agent/core/otlp_export.h"
+#include "agent/core/tls_capture.h"
 #include "agent/loader/sock_probes.h"
 #include "agent/net/conn_tracker.h"
 #include "agent/process/process_table.h"
@@ -44,9 +45,12 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   // Stops both threads; spans still queued are written first.
   void Stop();
 
-  // Selects a process that existed before the agent by its executable name;
-  // the kernel selects those that start later, at exec and fork.
+  // A process that existed before the agent: selects it by its executable
+  // name (the kernel selects those that start later, at exec and fork), and
+  // looks for TLS libraries in it. Before Start.
   void OnProcess(std::uint32_t pid, const std::string& executable_name);
+  // A process exec'd: its executable may carry a TLS library (node, Go).
+  void OnExec(std::uint32_t pid, const std::string& filename);
 
   void Skip(const net::ConnId& conn) override;
   void Collect(std::vector<telemetry::MetricFamily>& out) override;
@@ -69,6 +73,7 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   std::unique_ptr<semantics::HttpObserver> observer_;
   std::unique_ptr<net::ConnTracker> tracker_;
   std::unique_ptr<loader::SockProbes> probes_;
+  std::unique_ptr<TlsCapture> tls_;  // after probes_: goes first, its maps are shared
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> tracked_connections_{0};  // written by the poller, read by scrapes
   std::thread poller_;

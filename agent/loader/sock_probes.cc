@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/loader/capture_settings.h"
 #include "sockdata.skel.h"
 
 namespace infrared::loader {
@@ -46,12 +47,8 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
     return nullptr;
   }
   std::unique_ptr<SockProbes> probes(new SockProbes(skeleton, std::move(on_record)));
-  skeleton->rodata->capture_all = config.capture_executables.empty();
-  skeleton->rodata->self_tgid = static_cast<std::uint32_t>(getpid());
-  skeleton->rodata->capture_bytes = config.capture_bytes_per_call;
-  skeleton->rodata->wakeup_bytes =
-      std::min<std::uint64_t>(256 << 10, config.capture_events_buffer_bytes / 4);
   auto& rodata = *skeleton->rodata;
+  SetCaptureSettings(rodata, config);
   rodata.nr_read = SYS_read;
   rodata.nr_write = SYS_write;
   rodata.nr_readv = SYS_readv;
@@ -67,6 +64,7 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
 #endif
   rodata.nr_accept4 = SYS_accept4;
   rodata.nr_close = SYS_close;
+  rodata.nr_mmap = SYS_mmap;
   bpf_map__set_max_entries(skeleton->maps.sock_events, config.capture_events_buffer_bytes);
   bpf_map__set_max_entries(skeleton->maps.conns,
                            std::max<std::uint32_t>(65536, 4 * config.http_max_connections));
@@ -130,6 +128,7 @@ void SockProbes::Select(std::uint32_t pid, bool selected) {
 }
 
 bool SockProbes::Skip(const net::ConnId& conn) {
+  if (conn.tls()) return SkipTlsStream(conn);
   const int fd = bpf_map__fd(skeleton_->maps.conns);
   ConnKey key{conn.pid, conn.fd};
   ConnInfo info;
@@ -138,6 +137,32 @@ bool SockProbes::Skip(const net::ConnId& conn) {
   }
   info.flags |= INFRARED_CONN_SKIP;
   return bpf_map_update_elem(fd, &key, &info, BPF_EXIST) == 0;
+}
+
+// The kernel keys TLS streams by the library's object, which userspace never
+// learns: the stream is found by its generation. Skips are rare (a TLS
+// connection that is not HTTP/1.x), so a walk of the map is affordable.
+bool SockProbes::SkipTlsStream(const net::ConnId& conn) {
+  const int fd = bpf_map__fd(skeleton_->maps.tls_streams);
+  infrared_tls_stream_key key{};
+  infrared_tls_stream_key next{};
+  const infrared_tls_stream_key* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+    key = next;
+    previous = &key;
+    infrared_tls_stream stream{};
+    if (key.pid != conn.pid || bpf_map_lookup_elem(fd, &key, &stream) != 0 ||
+        stream.generation != conn.generation) {
+      continue;
+    }
+    stream.flags |= INFRARED_CONN_SKIP;
+    return bpf_map_update_elem(fd, &key, &stream, BPF_EXIST) == 0;
+  }
+  return false;
+}
+
+int SockProbes::MapFd(const char* name) const {
+  return bpf_object__find_map_fd_by_name(skeleton_->obj, name);
 }
 
 std::array<std::uint64_t, INFRARED_SOCK_DROP_COUNT> SockProbes::Drops() const {

@@ -48,6 +48,8 @@ class SockProbes {
   // Tells the kernel to stop copying this connection's payloads. False when the
   // connection is gone (or its fd already names another one).
   bool Skip(const net::ConnId& conn);
+  // The fd of one of the object's maps, for the TLS probes to share.
+  int MapFd(const char* name) const;
 
   std::array<std::uint64_t, INFRARED_SOCK_DROP_COUNT> Drops() const;
   std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> Counters() const;
@@ -55,6 +57,7 @@ class SockProbes {
  private:
   SockProbes(sockdata_bpf* skeleton, RecordFn on_record);
   void Attach(core::Logger& logger);
+  bool SkipTlsStream(const net::ConnId& conn);
 
   sockdata_bpf* skeleton_;
   std::unique_ptr<RingReader> ring_;

@@ -63,11 +63,15 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
 void ConnTracker::OnOpen(const OpenEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, true);
   if (!connection) return;
-  // A role already decided from the traffic stands.
-  if (connection->state == Connection::State::kDeciding) connection->info.role = event.role;
+  // A role already decided from the traffic stands. A TLS stream's role comes
+  // from its traffic alone: its socket may have been guessed (see tls.bpf.c).
+  if (connection->state == Connection::State::kDeciding && !event.conn.tls()) {
+    connection->info.role = event.role;
+  }
   connection->info.ipv6 = event.ipv6;
   connection->info.local = event.local;
   connection->info.remote = event.remote;
+  connection->info.socket_fd = event.socket_fd;
 }
 
 // Classifies the first bytes of a call: decides HTTP or not, and the role when

@@ -12,6 +12,7 @@ static_assert(sizeof(infrared_sock_header) == 32);
 static_assert(sizeof(infrared_sock_open_event) == 32 + 16 + 32);
 static_assert(offsetof(infrared_sock_data_event, data) == 64);
 static_assert(sizeof(infrared_sock_close_event) == 32);
+static_assert(sizeof(infrared_sock_library_event) == 32);
 
 ConnId FromRaw(const infrared_conn_id& raw) { return ConnId{raw.pid, raw.fd, raw.generation}; }
 
@@ -45,6 +46,7 @@ SockEvent DecodeOpen(const void* record, std::size_t size) {
   event.ipv6 = raw.family == 10;  // AF_INET6
   event.local = MakeEndpoint(raw.local_addr, raw.local_port);
   event.remote = MakeEndpoint(raw.remote_addr, raw.remote_port);
+  event.socket_fd = raw.socket_fd;
   return event;
 }
 
@@ -86,6 +88,8 @@ SockEvent DecodeSockEvent(const void* record, std::size_t size) {
       return DecodeData(record, size);
     case INFRARED_SOCK_CLOSE:
       return CloseEvent{FromRaw(header.conn), header.timestamp_ns};
+    case INFRARED_SOCK_LIBRARY:
+      return LibraryEvent{header.conn.pid, header.timestamp_ns};
     default:
       return SockDecodeError::kUnknownType;
   }

@@ -17,6 +17,8 @@ struct ConnId {
   std::int32_t fd = 0;
   std::uint64_t generation = 0;
   bool operator==(const ConnId&) const = default;
+  // A TLS stream (keyed by the TLS library's object, not by a socket fd).
+  bool tls() const { return fd == INFRARED_TLS_FD; }
 };
 
 struct ConnIdHash {
@@ -42,6 +44,7 @@ struct OpenEvent {
   bool ipv6 = false;
   Endpoint local;
   Endpoint remote;
+  std::int32_t socket_fd = -1;  // for a TLS stream, the socket beneath it
 };
 
 // Bytes [offset, offset + data.size()) of one syscall that moved call_bytes in
@@ -62,9 +65,16 @@ struct CloseEvent {
   std::uint64_t timestamp_ns = 0;
 };
 
+// A process mapped a file named like a TLS library (libssl.so*).
+struct LibraryEvent {
+  std::uint32_t pid = 0;
+  std::uint64_t timestamp_ns = 0;
+};
+
 enum class SockDecodeError { kTruncated, kUnknownType, kBadLength, kBadDirection };
 
-using SockEvent = std::variant<OpenEvent, DataEvent, CloseEvent, SockDecodeError>;
+using SockEvent =
+    std::variant<OpenEvent, DataEvent, CloseEvent, LibraryEvent, SockDecodeError>;
 
 // Decodes one record of the socket ring buffer; never reads past `size`.
 SockEvent DecodeSockEvent(const void* record, std::size_t size);

@@ -102,6 +102,7 @@ std::pair<std::string, std::uint16_t> SplitHost(std::string_view host) {
 // Everything the metrics and the span say about one exchange.
 struct HttpObserver::Facts {
   bool server = false;
+  bool tls = false;  // the exchange travelled inside TLS
   std::string method;
   std::string original_method;
   std::string path;
@@ -148,6 +149,7 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
                                            const Exchange& exchange) const {
   Facts facts;
   facts.server = connection.role == net::Role::kServer;
+  facts.tls = connection.id.tls();
   facts.original_method = exchange.request.method;
   facts.method = NormalizeMethod(exchange.request.method);
   facts.path = std::string(PathOf(exchange.request.target));
@@ -163,6 +165,8 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
   auto [host, port] = SplitHost(FindHeader(exchange.request.headers, "host"));
   facts.server_address = host.empty() ? FormatAddress(server_side, connection.ipv6) : host;
   facts.server_port = port != 0 ? port : server_side.port;
+  // A TLS stream whose socket was not found: the scheme's default port.
+  if (facts.server_port == 0) facts.server_port = facts.tls ? 443 : 80;
   facts.peer_address = FormatAddress(connection.remote, connection.ipv6);
   facts.peer_port = connection.remote.port;
   facts.pid = connection.id.pid;
@@ -214,6 +218,7 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
   a.push_back({"http.request.method", facts.method});
   if (facts.method == "_OTHER") a.push_back({"http.request.method_original", facts.original_method});
   a.push_back({"url.path", facts.path});
+  a.push_back({"url.scheme", std::string(facts.tls ? "https" : "http")});
   a.push_back({"http.route", facts.route});
   if (facts.status) a.push_back({"http.response.status_code", std::int64_t{facts.status}});
   a.push_back({"network.protocol.version",

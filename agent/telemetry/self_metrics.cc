@@ -18,8 +18,9 @@ SelfMetrics::SelfMetrics(MetricRegistry& registry, const std::string& version)
     : build_info_(registry.AddGauge("infrared_build_info",
                                     "Always 1; the labels name the agent's version.", {"version"})),
       probe_attached_(registry.AddGauge("infrared_probe_attached",
-                                        "1 when the probe is attached, 0 when it could not be.",
-                                        {"probe"})),
+                                        "1 when the probe is attached, 0 when it could not be; library names the file of a TLS "
+                                        "library probe.",
+                                        {"probe", "library"})),
       events_(registry.AddCounter("infrared_events", "Events received from the kernel, by source.",
                                   {"source"})),
       dropped_(registry.AddCounter(
@@ -33,8 +34,9 @@ SelfMetrics::SelfMetrics(MetricRegistry& registry, const std::string& version)
   build_info_.WithLabels({version}).Set(1);
 }
 
-void SelfMetrics::ProbeAttached(const std::string& probe, bool attached) {
-  probe_attached_.WithLabels({probe}).Set(attached ? 1 : 0);
+void SelfMetrics::ProbeAttached(const std::string& probe, bool attached,
+                                const std::string& library) {
+  probe_attached_.WithLabels({probe, library}).Set(attached ? 1 : 0);
 }
 
 void SelfMetrics::Event(const std::string& source) { events_.WithLabels({source}).Inc(); }

@@ -18,7 +18,8 @@ class SelfMetrics {
  public:
   SelfMetrics(MetricRegistry& registry, const std::string& version);
 
-  void ProbeAttached(const std::string& probe, bool attached);
+  // `library`: the file a uprobe is in (empty for kernel probes).
+  void ProbeAttached(const std::string& probe, bool attached, const std::string& library = "");
   // Counts one event from `source` ("process_exec", ...).
   void Event(const std::string& source);
   // Counts `count` items lost at `stage` for `reason`.

@@ -1,4 +1,4 @@
-/* From an fd of the current task to its TCP socket, with CO-RE. */
+/* From an fd of the current task to its file and TCP socket, with CO-RE. */
 #pragma once
 
 #include "vmlinux.h"
@@ -13,8 +13,8 @@
 #define INFRARED_SOCK_STREAM 1
 #define INFRARED_IPPROTO_TCP 6
 
-/* The sock behind `fd` when it is an IPv4 or IPv6 TCP socket, else NULL. */
-static __always_inline struct sock *tcp_sock_of_fd(int fd) {
+/* The open file behind `fd` of the current task, else NULL. */
+static __always_inline struct file *file_of_fd(int fd) {
   if (fd < 0)
     return 0;
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -23,7 +23,15 @@ static __always_inline struct sock *tcp_sock_of_fd(int fd) {
     return 0;
   struct file **fds = BPF_CORE_READ(fdt, fd);
   struct file *file = 0;
-  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+    return 0;
+  return file;
+}
+
+/* The sock behind `fd` when it is an IPv4 or IPv6 TCP socket, else NULL. */
+static __always_inline struct sock *tcp_sock_of_fd(int fd) {
+  struct file *file = file_of_fd(fd);
+  if (!file)
     return 0;
   if ((BPF_CORE_READ(file, f_inode, i_mode) & INFRARED_S_IFMT) != INFRARED_S_IFSOCK)
     return 0;

@@ -36,6 +36,7 @@ using infrared::net::ConnectionInfo;
 using infrared::net::ConnId;
 using infrared::net::ConnTracker;
 using infrared::net::DataEvent;
+using infrared::net::LibraryEvent;
 using infrared::net::OpenEvent;
 using infrared::net::Role;
 using infrared::net::SockDecodeError;
@@ -221,10 +222,15 @@ struct Harness {
   }
 
   void Dispatch(const SockEvent& event) {
-    if (std::holds_alternative<SockDecodeError>(event)) return;
+    if (std::holds_alternative<SockDecodeError>(event) ||
+        std::holds_alternative<LibraryEvent>(event)) {
+      return;
+    }
     model.current = std::visit(
         [](const auto& e) -> ConnId {
-          if constexpr (std::is_same_v<std::decay_t<decltype(e)>, SockDecodeError>) {
+          using Event = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<Event, SockDecodeError> ||
+                        std::is_same_v<Event, LibraryEvent>) {
             return {};
           } else {
             return e.conn;

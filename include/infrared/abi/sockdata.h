@@ -18,8 +18,15 @@
 enum infrared_sock_event_type {
   INFRARED_SOCK_OPEN = 1,  /* a TCP connection was connected, accepted or first seen */
   INFRARED_SOCK_DATA = 2,  /* bytes written to or read from it */
-  INFRARED_SOCK_CLOSE = 3, /* its fd was closed */
+  INFRARED_SOCK_CLOSE = 3, /* its fd was closed (a TLS stream: SSL_shutdown, SSL_free, Close) */
+  INFRARED_SOCK_LIBRARY = 4, /* a process mapped a file named like a TLS library (libssl.so*) */
 };
+
+/* The fd in the id of a TLS stream. A TLS stream is keyed by (pid, SSL* or Go
+ * *tls.Conn), unique per TLS connection whatever the program does with its
+ * sockets; the socket beneath, when found, is told by an OPEN event with this
+ * id carrying its endpoints. */
+#define INFRARED_TLS_FD (-1)
 
 enum infrared_sock_role {
   INFRARED_ROLE_UNKNOWN = 0, /* existed before the agent, or missed */
@@ -57,7 +64,7 @@ struct infrared_sock_open_event {
   __u16 local_port;
   __u16 remote_port;
   __u16 reserved;
-  __u32 reserved2;
+  __s32 socket_fd; /* the socket's fd: for a TLS stream, the one beneath it */
   __u8 local_addr[16]; /* IPv4 in the first 4 bytes */
   __u8 remote_addr[16];
 };
@@ -77,8 +84,29 @@ struct infrared_sock_close_event {
   struct infrared_sock_header header;
 };
 
-/* Key of the per-connection decisions userspace writes back. */
+/* header.conn.pid mapped a file named like a TLS library, executable. */
+struct infrared_sock_library_event {
+  struct infrared_sock_header header;
+};
+
+/* Flags of a connection (struct conn_info in bpf/sockdata.bpf.c) and of a TLS
+ * stream. SKIP is the decision userspace writes back. */
 #define INFRARED_CONN_SKIP 1u /* not HTTP (or TLS ciphertext): stop copying payloads */
+#define INFRARED_CONN_TLS 2u  /* its bytes are TLS records: the plaintext comes from uprobes */
+#define INFRARED_CONN_SEEN 4u /* its first payload was looked at */
+
+/* A TLS stream as the kernel tracks it (map tls_streams). */
+struct infrared_tls_stream_key {
+  __u32 pid; /* tgid */
+  __u32 reserved;
+  __u64 stream; /* SSL* (OpenSSL) or *tls.Conn (Go) */
+};
+
+struct infrared_tls_stream {
+  __u64 generation; /* bpf_ktime_get_ns() at first sight */
+  __s32 fd;         /* the socket beneath, -1 until known */
+  __u32 flags;      /* INFRARED_CONN_SKIP */
+};
 
 enum infrared_sock_drop {
   INFRARED_SOCK_DROP_RINGBUF_FULL = 0,  /* an event did not fit the ring buffer */
@@ -88,7 +116,8 @@ enum infrared_sock_drop {
       3, /* bytes beyond the per-call capture limit (counted in calls) */
   INFRARED_SOCK_DROP_IO_MAP_FULL = 4, /* a call not followed: too many threads inside syscalls */
   INFRARED_SOCK_DROP_SELECTED_MAP_FULL = 5, /* a selected process not recorded as such */
-  INFRARED_SOCK_DROP_COUNT = 6,
+  INFRARED_SOCK_DROP_TLS_MAP_FULL = 6,      /* a TLS call or stream not followed */
+  INFRARED_SOCK_DROP_COUNT = 7,
 };
 
 /* Counters userspace reads at scrape time, indexed by this enum. */
@@ -96,7 +125,12 @@ enum infrared_sock_counter {
   INFRARED_SOCK_COUNT_DATA_EVENTS = 0,      /* data events sent */
   INFRARED_SOCK_COUNT_SKIPPED_CALLS = 1,    /* calls on connections marked skip */
   INFRARED_SOCK_COUNT_UNSELECTED_CALLS = 2, /* TCP calls of processes not selected */
-  INFRARED_SOCK_COUNT_MAX = 3,
+  INFRARED_SOCK_COUNT_TLS_CALLS = 3,        /* calls on TLS connections: ciphertext, not copied */
+  INFRARED_SOCK_COUNT_TLS_DATA_CALLS = 4,   /* TLS library calls whose plaintext was sent */
+  /* TLS streams tied to the thread's last TLS socket call, not to a syscall
+   * made inside the TLS call (node drives OpenSSL through memory BIOs) */
+  INFRARED_SOCK_COUNT_TLS_FD_GUESSED = 5,
+  INFRARED_SOCK_COUNT_MAX = 6,
 };
 
 #endif /* INFRARED_ABI_SOCKDATA_H */

@@ -64,6 +64,7 @@ std::string FieldOf(const Config& config, const std::string& key) {
     return std::to_string(config.process_rescan_interval_seconds);
   }
   if (key == "http.enabled") return config.http_enabled ? "true" : "false";
+  if (key == "http.tls") return config.http_tls ? "true" : "false";
   if (key == "http.max_connections") return std::to_string(config.http_max_connections);
   if (key == "http.connection_idle_seconds") {
     return std::to_string(config.http_connection_idle_seconds);
@@ -109,6 +110,7 @@ const std::vector<KeyRow> kKeyRows = {
     {"process.rescan_interval_seconds", "--process.rescan-interval-seconds",
      "--process.rescan_interval_seconds", "30", "5"},
     {"http.enabled", "--http.enabled", "--http.enabled", "true", "false"},
+    {"http.tls", "--http.tls", "--http.tls", "true", "false"},
     {"http.max_connections", "--http.max-connections", "--http.max_connections", "16384", "128"},
     {"http.connection_idle_seconds", "--http.connection-idle-seconds",
      "--http.connection_idle_seconds", "300", "60"},

@@ -160,6 +160,23 @@ TEST_F(ConnTrackerTest, ServerRequestAndResponse) {
   EXPECT_THAT(decisions_.skipped, IsEmpty());
 }
 
+// A TLS stream's socket may be guessed (node): its open brings the endpoints,
+// but the role comes from the plaintext alone.
+TEST_F(ConnTrackerTest, TlsStreamRoleComesFromItsTrafficNotItsSocket) {
+  const ConnId stream{100, INFRARED_TLS_FD, 2000};
+  Open(stream, Role::kServer);
+  Call(stream, Direction::kEgress, Get("/tls"), 10);
+  Call(stream, Direction::kIngress, Ok("secret"), 20);
+
+  ASSERT_EQ(sink_.exchanges.size(), 1u);
+  const Recorded& r = sink_.exchanges[0];
+  EXPECT_TRUE(r.connection.id.tls());
+  EXPECT_EQ(r.connection.role, Role::kClient);
+  EXPECT_EQ(r.connection.remote.port, 40000);
+  EXPECT_EQ(r.exchange.response.body, "secret");
+  EXPECT_THAT(decisions_.skipped, IsEmpty());
+}
+
 struct RoleCase {
   const char* name;
   Direction first_direction;

@@ -135,6 +135,27 @@ TEST(DecodeSockEventTest, OpenIpv4KeepsAddressBytesInOrder) {
   EXPECT_EQ(open.remote.address[4], 0);
 }
 
+TEST(DecodeSockEventTest, TlsStreamOpenCarriesTheSocketBeneath) {
+  infrared_sock_open_event raw = RawOpen(INFRARED_ROLE_CONNECT, AF_INET);
+  raw.header.conn.fd = INFRARED_TLS_FD;
+  raw.socket_fd = 19;
+  const SockEvent event = Decode(Bytes(raw));
+  ASSERT_TRUE(std::holds_alternative<OpenEvent>(event));
+  const OpenEvent& open = std::get<OpenEvent>(event);
+  EXPECT_TRUE(open.conn.tls());
+  EXPECT_EQ(open.socket_fd, 19);
+  EXPECT_FALSE(ConnId({1234, 7, 1}).tls());
+}
+
+TEST(DecodeSockEventTest, LibraryEventNamesTheProcess) {
+  infrared_sock_library_event raw{};
+  raw.header = Header(INFRARED_SOCK_LIBRARY);
+  const SockEvent event = Decode(Bytes(raw));
+  ASSERT_TRUE(std::holds_alternative<LibraryEvent>(event));
+  EXPECT_EQ(std::get<LibraryEvent>(event).pid, 1234u);
+  EXPECT_EQ(std::get<LibraryEvent>(event).timestamp_ns, 987654321u);
+}
+
 struct DataCase {
   const char* name;
   std::size_t captured;
@@ -257,7 +278,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"BadDirection", DataRecord("hello", 0, 5, INFRARED_SOCK_LAST, 3),
        SockDecodeError::kBadDirection},
       {"TypeZero", Bytes(infrared_sock_close_event{Header(0)}), SockDecodeError::kUnknownType},
-      {"TypeFour", Bytes(infrared_sock_close_event{Header(4)}), SockDecodeError::kUnknownType},
+      {"TypeFive", Bytes(infrared_sock_close_event{Header(5)}), SockDecodeError::kUnknownType},
   };
 }
 

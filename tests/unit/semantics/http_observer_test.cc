@@ -357,6 +357,23 @@ TEST_F(HttpObserverTest, ClientSpan) {
   EXPECT_EQ(attributes.count("client.address"), 0u);
 }
 
+TEST_F(HttpObserverTest, SchemeIsHttpsInsideTls) {
+  Observer().OnExchange(ClientConnection(), MakeExchange("GET", "/plain", 200));
+  net::ConnectionInfo tls = ClientConnection();
+  tls.id = net::ConnId{kPid, INFRARED_TLS_FD, 2};
+  Observer().OnExchange(tls, MakeExchange("GET", "/secret", 200, {{"Host", "api.test"}}));
+  // Its socket unknown: no endpoints, the port is https's.
+  tls.remote = net::Endpoint{};
+  Observer().OnExchange(tls, MakeExchange("GET", "/unknown", 200, {{"Host", "api.test"}}));
+  const std::vector<Span> spans = TakeSpans();
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(AttributeMap(spans[0].attributes).at("url.scheme"), Str("http"));
+  EXPECT_EQ(AttributeMap(spans[1].attributes).at("url.scheme"), Str("https"));
+  EXPECT_EQ(AttributeMap(spans[1].attributes).at("server.port"), Int(80));
+  EXPECT_EQ(AttributeMap(spans[2].attributes).at("url.scheme"), Str("https"));
+  EXPECT_EQ(AttributeMap(spans[2].attributes).at("server.port"), Int(443));
+}
+
 struct AddressCase {
   std::array<std::uint8_t, 16> address;
   const char* text;

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/* TLS plaintext, from uprobes on the TLS library where a program hands it its
+ * bytes: OpenSSL's SSL_write / SSL_read (and their _ex forms) in libssl or in
+ * an executable that carries OpenSSL (node), and Go's crypto/tls
+ * (*Conn).Write / Read. Each call's plaintext goes to the socket probes' ring
+ * buffer as data of a TLS stream keyed by (pid, SSL* or *tls.Conn); the socket
+ * beneath is found by the syscall the library makes inside the call (marked
+ * here, seen by sockdata.bpf.c), else by the thread's last TLS socket call.
+ * The agent attaches these programs once per library file, for every process. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "infrared/abi/sockdata.h"
+#include "lib/capture.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* --- streams ----------------------------------------------------------------------- */
+
+/* The stream of `pointer`, made when new; tied to its socket (and announced
+ * with the socket's endpoints) as soon as the socket is known. */
+static __always_inline struct infrared_tls_stream *stream_of(__u32 tgid, __u64 pointer,
+                                                             const struct tls_call *call) {
+  struct infrared_tls_stream_key key = {.pid = tgid, .stream = pointer};
+  struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &key);
+  if (!stream) {
+    struct infrared_tls_stream made = {.generation = bpf_ktime_get_ns(), .fd = -1};
+    if (bpf_map_update_elem(&tls_streams, &key, &made, BPF_ANY)) {
+      bump(&sock_drops, INFRARED_SOCK_DROP_TLS_MAP_FULL);
+      return 0;
+    }
+    stream = bpf_map_lookup_elem(&tls_streams, &key);
+    if (!stream)
+      return 0;
+  }
+  if (stream->fd >= 0)
+    return stream;
+  struct tls_socket socket = {.sk = call->sk, .fd = call->fd, .role = call->role};
+  if (socket.fd < 0) {
+    __u64 id = bpf_get_current_pid_tgid();
+    struct tls_socket *last = bpf_map_lookup_elem(&tls_last_socket, &id);
+    if (!last)
+      return stream;
+    socket = *last;
+    bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_FD_GUESSED);
+  }
+  stream->fd = socket.fd;
+  emit_open(tgid, INFRARED_TLS_FD, stream->generation, socket.role, (struct sock *)socket.sk,
+            socket.fd);
+  return stream;
+}
+
+static __always_inline void close_stream(__u64 pointer) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  struct infrared_tls_stream_key key = {.pid = tgid, .stream = pointer};
+  struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &key);
+  if (!stream)
+    return;
+  __u64 generation = stream->generation;
+  bpf_map_delete_elem(&tls_streams, &key);
+  struct infrared_sock_close_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
+  if (!event) {
+    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
+    return;
+  }
+  fill_header(&event->header, INFRARED_SOCK_CLOSE, tgid, INFRARED_TLS_FD, generation);
+  bpf_ringbuf_submit(event, wakeup_flag());
+}
+
+/* --- calls ------------------------------------------------------------------------- */
+
+static __always_inline void enter_call(struct tls_call_key *key, __u64 pointer, __u64 buffer,
+                                       __u64 length_ptr, __u32 direction) {
+  if (!wanted(key->tgid))
+    return;
+  struct infrared_tls_stream_key stream_key = {.pid = key->tgid, .stream = pointer};
+  struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &stream_key);
+  if (stream && (stream->flags & INFRARED_CONN_SKIP)) {
+    bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
+    return;
+  }
+  struct tls_call call = {.stream = pointer,
+                          .buffer = buffer,
+                          .length_ptr = length_ptr,
+                          .direction = direction,
+                          .fd = -1};
+  __u64 id = bpf_get_current_pid_tgid();
+  if (bpf_map_update_elem(&tls_calls, key, &call, BPF_ANY) ||
+      bpf_map_update_elem(&tls_threads, &id, key, BPF_ANY))
+    bump(&sock_drops, INFRARED_SOCK_DROP_TLS_MAP_FULL);
+}
+
+/* `ret` is the library's return value: bytes moved, or for the _ex forms 1
+ * with the count behind length_ptr. */
+static __always_inline void return_call(struct tls_call_key *key, long ret) {
+  __u64 id = bpf_get_current_pid_tgid();
+  bpf_map_delete_elem(&tls_threads, &id);
+  struct tls_call *found = bpf_map_lookup_elem(&tls_calls, key);
+  if (!found)
+    return;
+  struct tls_call call = *found;
+  bpf_map_delete_elem(&tls_calls, key);
+  __u64 bytes = ret > 0 ? ret : 0;
+  if (call.length_ptr) {
+    bytes = 0;
+    if (ret == 1 && bpf_probe_read_user(&bytes, sizeof(bytes), (void *)call.length_ptr))
+      bytes = 0;
+  }
+  if (bytes == 0)
+    return;
+  struct infrared_tls_stream *stream = stream_of(key->tgid, call.stream, &call);
+  if (!stream)
+    return;
+  bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_DATA_CALLS);
+  struct copy_state state = {.segment = (const char *)call.buffer,
+                             .segment_length = bytes,
+                             .total = bytes,
+                             .budget = capture_bytes};
+  send_call(&state, key->tgid, INFRARED_TLS_FD, stream->generation, call.direction, true);
+}
+
+static __always_inline struct tls_call_key thread_key(void) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct tls_call_key key = {.tgid = id >> 32, .tid = (__u32)id};
+  return key;
+}
+
+/* --- OpenSSL ----------------------------------------------------------------------- */
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buffer) {
+  struct tls_call_key key = thread_key();
+  enter_call(&key, (__u64)ssl, (__u64)buffer, 0, INFRARED_DIR_EGRESS);
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buffer) {
+  struct tls_call_key key = thread_key();
+  enter_call(&key, (__u64)ssl, (__u64)buffer, 0, INFRARED_DIR_INGRESS);
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buffer, __u64 length, __u64 *written) {
+  struct tls_call_key key = thread_key();
+  enter_call(&key, (__u64)ssl, (__u64)buffer, (__u64)written, INFRARED_DIR_EGRESS);
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buffer, __u64 length, __u64 *read) {
+  struct tls_call_key key = thread_key();
+  enter_call(&key, (__u64)ssl, (__u64)buffer, (__u64)read, INFRARED_DIR_INGRESS);
+  return 0;
+}
+
+/* The return of all four. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_return, int ret) {
+  struct tls_call_key key = thread_key();
+  return_call(&key, ret);
+  return 0;
+}
+
+/* SSL_shutdown and SSL_free end the stream. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_close, void *ssl) {
+  close_stream((__u64)ssl);
+  return 0;
+}
+
+/* --- Go crypto/tls ------------------------------------------------------------------ */
+
+/* Go >= 1.17 passes arguments in registers (amd64: AX, BX, CX, DI, ...) and
+ * keeps the current goroutine in R14. uretprobes rewrite the return address on
+ * the stack, which Go's moving stacks do not survive: the agent attaches
+ * go_tls_return at each RET instruction of the function instead. */
+#if defined(__TARGET_ARCH_x86)
+static __always_inline struct tls_call_key goroutine_key(struct pt_regs *ctx) {
+  struct tls_call_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = ctx->r14};
+  return key;
+}
+
+/* func (c *Conn) Write(b []byte) (int, error): c in AX, b's pointer in BX. */
+SEC("uprobe")
+int go_tls_write_enter(struct pt_regs *ctx) {
+  struct tls_call_key key = goroutine_key(ctx);
+  enter_call(&key, ctx->ax, ctx->bx, 0, INFRARED_DIR_EGRESS);
+  return 0;
+}
+
+/* func (c *Conn) Read(b []byte) (int, error) */
+SEC("uprobe")
+int go_tls_read_enter(struct pt_regs *ctx) {
+  struct tls_call_key key = goroutine_key(ctx);
+  enter_call(&key, ctx->ax, ctx->bx, 0, INFRARED_DIR_INGRESS);
+  return 0;
+}
+
+/* At a RET of Write or Read: n in AX. */
+SEC("uprobe")
+int go_tls_return(struct pt_regs *ctx) {
+  struct tls_call_key key = goroutine_key(ctx);
+  return_call(&key, (long)ctx->ax);
+  return 0;
+}
+
+/* func (c *Conn) Close() error */
+SEC("uprobe")
+int go_tls_close(struct pt_regs *ctx) {
+  close_stream(ctx->ax);
+  return 0;
+}
+#endif
