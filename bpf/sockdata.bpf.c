@@ -110,13 +110,25 @@ static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct sock
  * inside, if any, and the thread's last TLS socket in any case. */
 static __always_inline void note_tls_socket(int fd, struct sock *sk, __u32 role) {
   __u64 id = bpf_get_current_pid_tgid();
-  struct tls_socket last = {.sk = (__u64)sk, .fd = fd, .role = role};
-  bpf_map_update_elem(&tls_last_socket, &id, &last, BPF_ANY);
-  struct tls_call_key *key = bpf_map_lookup_elem(&tls_threads, &id);
-  if (!key)
-    return;
-  struct tls_call *call = bpf_map_lookup_elem(&tls_calls, key);
-  if (call && call->fd < 0) {
+  /* Written in place when present: cheaper than replacing the element. */
+  struct tls_socket *last = bpf_map_lookup_elem(&tls_last_socket, &id);
+  if (last) {
+    last->sk = (__u64)sk;
+    last->fd = fd;
+    last->role = role;
+  } else {
+    struct tls_socket made = {.sk = (__u64)sk, .fd = fd, .role = role};
+    bpf_map_update_elem(&tls_last_socket, &id, &made, BPF_ANY);
+  }
+  /* An OpenSSL call is keyed by the thread; a Go call by its goroutine, which
+   * tls_threads names. */
+  struct tls_call_key thread_key = {.tgid = id >> 32, .tid = (__u32)id};
+  struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &thread_key);
+  if (!call || !call->stream) {
+    struct tls_call_key *key = bpf_map_lookup_elem(&tls_threads, &id);
+    call = key ? bpf_map_lookup_elem(&tls_calls, key) : 0;
+  }
+  if (call && call->stream && call->fd < 0) {
     call->fd = fd;
     call->sk = (__u64)sk;
     call->role = role;

@@ -81,27 +81,45 @@ static __always_inline void enter_call(struct tls_call_key *key, __u64 pointer, 
     bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     return;
   }
-  struct tls_call call = {.stream = pointer,
-                          .buffer = buffer,
-                          .length_ptr = length_ptr,
-                          .direction = direction,
-                          .fd = -1};
-  __u64 id = bpf_get_current_pid_tgid();
-  if (bpf_map_update_elem(&tls_calls, key, &call, BPF_ANY) ||
-      bpf_map_update_elem(&tls_threads, &id, key, BPF_ANY))
-    bump(&sock_drops, INFRARED_SOCK_DROP_TLS_MAP_FULL);
+  /* A thread's (or goroutine's) entry is reused call after call: written in
+   * place, cheaper than replacing the element. */
+  struct tls_call *call = bpf_map_lookup_elem(&tls_calls, key);
+  if (call) {
+    call->stream = pointer;
+    call->buffer = buffer;
+    call->length_ptr = length_ptr;
+    call->direction = direction;
+    call->fd = -1;
+  } else {
+    struct tls_call made = {.stream = pointer,
+                            .buffer = buffer,
+                            .length_ptr = length_ptr,
+                            .direction = direction,
+                            .fd = -1};
+    if (bpf_map_update_elem(&tls_calls, key, &made, BPF_ANY)) {
+      bump(&sock_drops, INFRARED_SOCK_DROP_TLS_MAP_FULL);
+      return;
+    }
+  }
+  if (key->goroutine) {
+    __u64 id = bpf_get_current_pid_tgid();
+    if (bpf_map_update_elem(&tls_threads, &id, key, BPF_ANY))
+      bump(&sock_drops, INFRARED_SOCK_DROP_TLS_MAP_FULL);
+  }
 }
 
 /* `ret` is the library's return value: bytes moved, or for the _ex forms 1
  * with the count behind length_ptr. */
 static __always_inline void return_call(struct tls_call_key *key, long ret) {
-  __u64 id = bpf_get_current_pid_tgid();
-  bpf_map_delete_elem(&tls_threads, &id);
+  if (key->goroutine) {
+    __u64 id = bpf_get_current_pid_tgid();
+    bpf_map_delete_elem(&tls_threads, &id);
+  }
   struct tls_call *found = bpf_map_lookup_elem(&tls_calls, key);
-  if (!found)
+  if (!found || !found->stream)
     return;
   struct tls_call call = *found;
-  bpf_map_delete_elem(&tls_calls, key);
+  found->stream = 0; /* returned; the entry stays for the next call */
   __u64 bytes = ret > 0 ? ret : 0;
   if (call.length_ptr) {
     bytes = 0;
@@ -179,8 +197,19 @@ int BPF_KPROBE(ssl_close, void *ssl) {
  * the stack, which Go's moving stacks do not survive: the agent attaches
  * go_tls_return at each RET instruction of the function instead. */
 #if defined(__TARGET_ARCH_x86)
+#define GO_G(ctx) ((ctx)->r14)
+#define GO_ARG1(ctx) ((ctx)->ax)
+#define GO_ARG2(ctx) ((ctx)->bx)
+#else
+/* Other architectures: the programs exist (the skeleton is the same) but the
+ * agent resolves Go targets on x86-64 only, so they are never attached. */
+#define GO_G(ctx) 0
+#define GO_ARG1(ctx) 0
+#define GO_ARG2(ctx) 0
+#endif
+
 static __always_inline struct tls_call_key goroutine_key(struct pt_regs *ctx) {
-  struct tls_call_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = ctx->r14};
+  struct tls_call_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = GO_G(ctx)};
   return key;
 }
 
@@ -188,7 +217,7 @@ static __always_inline struct tls_call_key goroutine_key(struct pt_regs *ctx) {
 SEC("uprobe")
 int go_tls_write_enter(struct pt_regs *ctx) {
   struct tls_call_key key = goroutine_key(ctx);
-  enter_call(&key, ctx->ax, ctx->bx, 0, INFRARED_DIR_EGRESS);
+  enter_call(&key, GO_ARG1(ctx), GO_ARG2(ctx), 0, INFRARED_DIR_EGRESS);
   return 0;
 }
 
@@ -196,7 +225,7 @@ int go_tls_write_enter(struct pt_regs *ctx) {
 SEC("uprobe")
 int go_tls_read_enter(struct pt_regs *ctx) {
   struct tls_call_key key = goroutine_key(ctx);
-  enter_call(&key, ctx->ax, ctx->bx, 0, INFRARED_DIR_INGRESS);
+  enter_call(&key, GO_ARG1(ctx), GO_ARG2(ctx), 0, INFRARED_DIR_INGRESS);
   return 0;
 }
 
@@ -204,14 +233,13 @@ int go_tls_read_enter(struct pt_regs *ctx) {
 SEC("uprobe")
 int go_tls_return(struct pt_regs *ctx) {
   struct tls_call_key key = goroutine_key(ctx);
-  return_call(&key, (long)ctx->ax);
+  return_call(&key, (long)GO_ARG1(ctx));
   return 0;
 }
 
 /* func (c *Conn) Close() error */
 SEC("uprobe")
 int go_tls_close(struct pt_regs *ctx) {
-  close_stream(ctx->ax);
+  close_stream(GO_ARG1(ctx));
   return 0;
 }
-#endif

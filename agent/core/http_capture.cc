@@ -153,6 +153,10 @@ void HttpCapture::PollLoop() {
       next_expiry = now + kExpireEveryNs;
     }
     tracked_connections_ = tracker_->Size();
+    const net::ConnTracker::Counts& counts = tracker_->counts();
+    http_connections_ = counts.http_connections;
+    not_http_connections_ = counts.not_http_connections;
+    garbage_bytes_ = counts.garbage_bytes;
   }
 }
 
@@ -228,6 +232,19 @@ void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   tracked.type = telemetry::MetricType::kGauge;
   tracked.samples.push_back({{}, static_cast<double>(tracked_connections_.load())});
   out.push_back(std::move(tracked));
+
+  telemetry::MetricFamily decided;
+  decided.name = "infrared_http_connections";
+  decided.help = "Connections and TLS streams the agent decided do or do not carry HTTP/1.x.";
+  decided.type = telemetry::MetricType::kCounter;
+  decided.samples.push_back({{{"verdict", "http"}}, static_cast<double>(http_connections_.load())});
+  decided.samples.push_back(
+      {{{"verdict", "not_http"}}, static_cast<double>(not_http_connections_.load())});
+  out.push_back(std::move(decided));
+  counter("infrared_http_parser_skipped_bytes",
+          "Bytes the HTTP parsers skipped as not HTTP while looking for a message start, counted "
+          "when their connection ends.",
+          garbage_bytes_.load());
 }
 
 }  // namespace infrared::core

@@ -75,7 +75,11 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   std::unique_ptr<loader::SockProbes> probes_;
   std::unique_ptr<TlsCapture> tls_;  // after probes_: goes first, its maps are shared
   std::atomic<bool> stop_{false};
-  std::atomic<std::size_t> tracked_connections_{0};  // written by the poller, read by scrapes
+  // Written by the poller, read by scrapes.
+  std::atomic<std::size_t> tracked_connections_{0};
+  std::atomic<std::uint64_t> http_connections_{0};
+  std::atomic<std::uint64_t> not_http_connections_{0};
+  std::atomic<std::uint64_t> garbage_bytes_{0};
   std::thread poller_;
   std::thread exporter_;
 };

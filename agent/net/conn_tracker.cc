@@ -92,12 +92,14 @@ bool ConnTracker::Decide(Connection& connection, const DataEvent& event) {
     if (connection.info.role != Role::kUnknown ||
         ++connection.undecided_calls >= kUndecidedCallsAllowed) {
       connection.state = Connection::State::kSkipped;
+      ++counts_.not_http_connections;
       decisions_.Skip(connection.info.id);
     }
     return false;
   }
   connection.info.role = role;
   connection.state = Connection::State::kHttp;
+  ++counts_.http_connections;
   return true;
 }
 
@@ -170,6 +172,12 @@ void ConnTracker::Expire(std::uint64_t now_ns) {
   }
 }
 
-void ConnTracker::Forget(const ConnId& id) { connections_.erase(id); }
+void ConnTracker::Forget(const ConnId& id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  const protocols::http1::Stitcher::Stats stats = it->second->stitcher.stats();
+  counts_.garbage_bytes += stats.requests.garbage_bytes + stats.responses.garbage_bytes;
+  connections_.erase(it);
+}
 
 }  // namespace infrared::net

@@ -68,6 +68,15 @@ class ConnTracker {
 
   std::size_t Size() const { return connections_.size(); }
 
+  // What the tracker decided and what its parsers could not read.
+  struct Counts {
+    std::uint64_t http_connections = 0;      // decided to carry HTTP/1.x
+    std::uint64_t not_http_connections = 0;  // decided not to (their bytes no longer copied)
+    // Bytes the parsers skipped as not HTTP, of connections already forgotten.
+    std::uint64_t garbage_bytes = 0;
+  };
+  const Counts& counts() const { return counts_; }
+
  private:
   struct Connection;
   Connection* Find(const ConnId& id, std::uint64_t timestamp_ns, bool create);
@@ -81,6 +90,7 @@ class ConnTracker {
   ConnDecisions& decisions_;
   DropFn on_drop_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>, ConnIdHash> connections_;
+  Counts counts_;
 };
 
 }  // namespace infrared::net

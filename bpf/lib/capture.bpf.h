@@ -73,7 +73,7 @@ struct tls_call_key {
 };
 
 struct tls_call {
-  __u64 stream;     /* SSL* or *tls.Conn */
+  __u64 stream;     /* SSL* or *tls.Conn; 0 once the call returned */
   __u64 buffer;     /* the plaintext */
   __u64 length_ptr; /* size_t* of SSL_read_ex / SSL_write_ex, else 0 */
   __u64 sk;         /* the socket a syscall inside the call used */
@@ -90,8 +90,9 @@ struct {
   __type(value, struct tls_call);
 } tls_calls SEC(".maps");
 
-/* The TLS call a thread is inside, for the socket syscalls it makes there.
- * LRU: a thread that dies inside a call leaves its entry to age out. */
+/* The Go call a thread is inside, for the socket syscalls it makes there
+ * (OpenSSL calls are keyed by thread already). LRU: a thread that dies inside
+ * a call leaves its entry to age out. */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 16384);

@@ -2,7 +2,7 @@
 """nginx + wrk over TLS: throughput without the agent, with it, and with bare
 bpftrace uprobes on the same libssl functions (the floor), in one run.
 
-    tests/bench/tls_overhead.py [seconds=10] [connections=16]
+    tests/bench/tls_overhead.py [seconds=10] [connections=16] [agent flags...]
 
 Runs wrk against a local HTTPS nginx (one worker, self-signed certificate,
 keepalive) serving a small static file: alone, with the agent, with bpftrace
@@ -144,6 +144,7 @@ class Bpftrace:
 def main():
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     connections = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+    agent_flags = sys.argv[3:]  # e.g. --http.tls=false: the socket probes alone
     if os.geteuid() != 0:
         fail("this benchmark loads eBPF programs and needs root")
     for program in ("wrk", "openssl", "bpftrace"):
@@ -152,7 +153,7 @@ def main():
     with tempfile.TemporaryDirectory() as directory, TlsNginx(os.path.join(directory, "n")) as nginx:
         wrk(nginx.port, 2, connections)  # warm up
         alone, _ = wrk(nginx.port, seconds, connections)
-        with Agent() as running:
+        with Agent(*agent_flags) as running:
             time.sleep(1)
             cpu_before = cpu_seconds(running.process.pid)
             watched, _ = wrk(nginx.port, seconds, connections)

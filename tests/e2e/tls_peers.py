@@ -411,17 +411,23 @@ def expect_capture(running, spans_path, expectations, timeout=20):
     return found
 
 
-def parse_drops(samples):
-    """{(stage, reason): value} of every infrared_dropped_total series of a parsing stage."""
-    return {(labels["stage"], labels["reason"]): v for name, labels, v in samples
-            if name == "infrared_dropped_total" and "parse" in labels.get("stage", "")}
+def _total(samples, name, **labels):
+    return sum(v for n, l, v in samples
+               if n == name and all(l.get(k) == want for k, want in labels.items()))
 
 
-def check_no_parse_drops(before, after):
-    """TLS ciphertext must never reach the HTTP parser: no parse-stage drop grows
-    between two scrapes."""
-    was, now = parse_drops(before), parse_drops(after)
-    grown = {k: v - was.get(k, 0) for k, v in now.items() if v > was.get(k, 0)}
-    if grown:
-        fail(f"parse-stage drops grew while only TLS traffic was sent: {grown}")
-    print(f"no parse-stage drop grew ({len(now)} such series exported)")
+def check_ciphertext_never_parsed(before, after):
+    """Acceptance 3, between two scrapes of an agent capturing only the test's
+    programs: the kernel recognised TLS connections and did not copy their
+    ciphertext, the tracker decided no connection was not HTTP, and the HTTP
+    parsers skipped no byte as garbage."""
+    def grew(name, **labels):
+        return _total(after, name, **labels) - _total(before, name, **labels)
+    ciphertext = grew("infrared_capture_skipped_calls_total", reason="tls_ciphertext")
+    not_http = grew("infrared_http_connections_total", verdict="not_http")
+    garbage = grew("infrared_http_parser_skipped_bytes_total")
+    if ciphertext <= 0 or not_http != 0 or garbage != 0:
+        fail(f"ciphertext calls not copied +{ciphertext:g}, connections found not HTTP "
+             f"+{not_http:g}, bytes the parsers skipped +{garbage:g}: wanted >0, 0, 0")
+    print(f"ciphertext never parsed: {ciphertext:g} TLS socket calls not copied, no connection "
+          f"found not HTTP, no byte skipped by the parsers")

@@ -227,6 +227,21 @@ TEST_F(ConnTrackerTest, NotHttpOnKnownRoleIsSkippedOnce) {
   EXPECT_THAT(decisions_.skipped, ElementsAre(kConn));
   EXPECT_THAT(sink_.exchanges, IsEmpty());
   EXPECT_EQ(tracker_->Size(), 0u);
+  EXPECT_EQ(tracker_->counts().not_http_connections, 1u);
+  EXPECT_EQ(tracker_->counts().http_connections, 0u);
+}
+
+// Bytes before a message start are skipped by the parser and counted once
+// the connection ends.
+TEST_F(ConnTrackerTest, CountsDecisionsAndSkippedBytes) {
+  Open(kConn, Role::kClient);
+  Call(kConn, Direction::kEgress, Get("/a"), 10);
+  Call(kConn, Direction::kIngress, "junk!" + Ok("x"), 20);
+  EXPECT_EQ(tracker_->counts().http_connections, 1u);
+  EXPECT_EQ(tracker_->counts().garbage_bytes, 0u);  // not before the connection ends
+  Close(kConn, 30);
+  EXPECT_EQ(tracker_->counts().garbage_bytes, 5u);
+  EXPECT_EQ(tracker_->counts().not_http_connections, 0u);
 }
 
 TEST_F(ConnTrackerTest, KnownRoleWithRequestTheWrongWayIsSkipped) {
