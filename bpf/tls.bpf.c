@@ -20,9 +20,11 @@ char LICENSE[] SEC("license") = "GPL";
 /* --- streams ----------------------------------------------------------------------- */
 
 /* The stream of `pointer`, made when new; tied to its socket (and announced
- * with the socket's endpoints) as soon as the socket is known. */
+ * with the socket's endpoints) as soon as the socket is known: from a syscall
+ * inside `call`, or, when `may_guess`, the thread's last TLS socket. */
 static __always_inline struct infrared_tls_stream *stream_of(__u32 tgid, __u64 pointer,
-                                                             const struct tls_call *call) {
+                                                             const struct tls_call *call,
+                                                             bool may_guess) {
   struct infrared_tls_stream_key key = {.pid = tgid, .stream = pointer};
   struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &key);
   if (!stream) {
@@ -39,6 +41,8 @@ static __always_inline struct infrared_tls_stream *stream_of(__u32 tgid, __u64 p
     return stream;
   struct tls_socket socket = {.sk = call->sk, .fd = call->fd, .role = call->role};
   if (socket.fd < 0) {
+    if (!may_guess)
+      return stream;
     __u64 id = bpf_get_current_pid_tgid();
     struct tls_socket *last = bpf_map_lookup_elem(&tls_last_socket, &id);
     if (!last)
@@ -71,15 +75,17 @@ static __always_inline void close_stream(__u64 pointer) {
 
 /* --- calls ------------------------------------------------------------------------- */
 
-static __always_inline void enter_call(struct tls_call_key *key, __u64 pointer, __u64 buffer,
-                                       __u64 length_ptr, __u32 direction) {
+/* Records a call at its entry; NULL when it is not followed. */
+static __always_inline struct tls_call *enter_call(struct tls_call_key *key, __u64 pointer,
+                                                   __u64 buffer, __u64 length_ptr,
+                                                   __u32 direction) {
   if (!wanted(key->tgid))
-    return;
+    return 0;
   struct infrared_tls_stream_key stream_key = {.pid = key->tgid, .stream = pointer};
   struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &stream_key);
   if (stream && (stream->flags & INFRARED_CONN_SKIP)) {
     bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
-    return;
+    return 0;
   }
   /* A thread's (or goroutine's) entry is reused call after call: written in
    * place, cheaper than replacing the element. */
@@ -90,6 +96,7 @@ static __always_inline void enter_call(struct tls_call_key *key, __u64 pointer, 
     call->length_ptr = length_ptr;
     call->direction = direction;
     call->fd = -1;
+    call->sent = 0;
   } else {
     struct tls_call made = {.stream = pointer,
                             .buffer = buffer,
@@ -98,14 +105,26 @@ static __always_inline void enter_call(struct tls_call_key *key, __u64 pointer, 
                             .fd = -1};
     if (bpf_map_update_elem(&tls_calls, key, &made, BPF_ANY)) {
       bump(&sock_drops, INFRARED_SOCK_DROP_TLS_MAP_FULL);
-      return;
+      return 0;
     }
+    call = bpf_map_lookup_elem(&tls_calls, key);
   }
   if (key->goroutine) {
     __u64 id = bpf_get_current_pid_tgid();
     if (bpf_map_update_elem(&tls_threads, &id, key, BPF_ANY))
       bump(&sock_drops, INFRARED_SOCK_DROP_TLS_MAP_FULL);
   }
+  return call;
+}
+
+static __always_inline void send_plaintext(__u32 tgid, struct infrared_tls_stream *stream,
+                                           __u64 buffer, __u64 bytes, __u32 direction) {
+  bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_DATA_CALLS);
+  struct copy_state state = {.segment = (const char *)buffer,
+                             .segment_length = bytes,
+                             .total = bytes,
+                             .budget = capture_bytes};
+  send_call(&state, tgid, INFRARED_TLS_FD, stream->generation, direction, true);
 }
 
 /* `ret` is the library's return value: bytes moved, or for the _ex forms 1
@@ -120,6 +139,10 @@ static __always_inline void return_call(struct tls_call_key *key, long ret) {
     return;
   struct tls_call call = *found;
   found->stream = 0; /* returned; the entry stays for the next call */
+  if (call.sent) { /* its bytes went at the entry: the socket may be known now */
+    stream_of(key->tgid, call.stream, &call, true);
+    return;
+  }
   __u64 bytes = ret > 0 ? ret : 0;
   if (call.length_ptr) {
     bytes = 0;
@@ -128,15 +151,10 @@ static __always_inline void return_call(struct tls_call_key *key, long ret) {
   }
   if (bytes == 0)
     return;
-  struct infrared_tls_stream *stream = stream_of(key->tgid, call.stream, &call);
+  struct infrared_tls_stream *stream = stream_of(key->tgid, call.stream, &call, true);
   if (!stream)
     return;
-  bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_DATA_CALLS);
-  struct copy_state state = {.segment = (const char *)call.buffer,
-                             .segment_length = bytes,
-                             .total = bytes,
-                             .budget = capture_bytes};
-  send_call(&state, key->tgid, INFRARED_TLS_FD, stream->generation, call.direction, true);
+  send_plaintext(key->tgid, stream, call.buffer, bytes, call.direction);
 }
 
 static __always_inline struct tls_call_key thread_key(void) {
@@ -148,45 +166,30 @@ static __always_inline struct tls_call_key thread_key(void) {
 /* --- OpenSSL ----------------------------------------------------------------------- */
 
 SEC("uprobe")
-int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buffer) {
+int ssl_enter(struct pt_regs *ctx) {
+  __u64 function = bpf_get_attach_cookie(ctx);
+  __u64 ssl = PT_REGS_PARM1(ctx);
+  if (function == INFRARED_TLS_SSL_CLOSE) {
+    close_stream(ssl);
+    return 0;
+  }
   struct tls_call_key key = thread_key();
-  enter_call(&key, (__u64)ssl, (__u64)buffer, 0, INFRARED_DIR_EGRESS);
+  __u64 buffer = PT_REGS_PARM2(ctx);
+  /* SSL_read_ex and SSL_write_ex: the count goes behind a size_t*. */
+  __u64 length_ptr =
+      function == INFRARED_TLS_SSL_WRITE_EX || function == INFRARED_TLS_SSL_READ_EX ? PT_REGS_PARM4(ctx) : 0;
+  __u32 direction = function == INFRARED_TLS_SSL_WRITE || function == INFRARED_TLS_SSL_WRITE_EX
+                        ? INFRARED_DIR_EGRESS
+                        : INFRARED_DIR_INGRESS;
+  enter_call(&key, ssl, buffer, length_ptr, direction);
   return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(ssl_read_enter, void *ssl, void *buffer) {
-  struct tls_call_key key = thread_key();
-  enter_call(&key, (__u64)ssl, (__u64)buffer, 0, INFRARED_DIR_INGRESS);
-  return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buffer, __u64 length, __u64 *written) {
-  struct tls_call_key key = thread_key();
-  enter_call(&key, (__u64)ssl, (__u64)buffer, (__u64)written, INFRARED_DIR_EGRESS);
-  return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buffer, __u64 length, __u64 *read) {
-  struct tls_call_key key = thread_key();
-  enter_call(&key, (__u64)ssl, (__u64)buffer, (__u64)read, INFRARED_DIR_INGRESS);
-  return 0;
-}
-
-/* The return of all four. */
+/* The return of the four data functions. */
 SEC("uretprobe")
-int BPF_KRETPROBE(ssl_return, int ret) {
+int ssl_return(struct pt_regs *ctx) {
   struct tls_call_key key = thread_key();
-  return_call(&key, ret);
-  return 0;
-}
-
-/* SSL_shutdown and SSL_free end the stream. */
-SEC("uprobe")
-int BPF_KPROBE(ssl_close, void *ssl) {
-  close_stream((__u64)ssl);
+  return_call(&key, (int)PT_REGS_RC(ctx));
   return 0;
 }
 
@@ -195,17 +198,19 @@ int BPF_KPROBE(ssl_close, void *ssl) {
 /* Go >= 1.17 passes arguments in registers (amd64: AX, BX, CX, DI, ...) and
  * keeps the current goroutine in R14. uretprobes rewrite the return address on
  * the stack, which Go's moving stacks do not survive: the agent attaches
- * go_tls_return at each RET instruction of the function instead. */
+ * go_return at each RET instruction of the function instead. */
 #if defined(__TARGET_ARCH_x86)
 #define GO_G(ctx) ((ctx)->r14)
 #define GO_ARG1(ctx) ((ctx)->ax)
 #define GO_ARG2(ctx) ((ctx)->bx)
+#define GO_ARG3(ctx) ((ctx)->cx)
 #else
 /* Other architectures: the programs exist (the skeleton is the same) but the
  * agent resolves Go targets on x86-64 only, so they are never attached. */
 #define GO_G(ctx) 0
 #define GO_ARG1(ctx) 0
 #define GO_ARG2(ctx) 0
+#define GO_ARG3(ctx) 0
 #endif
 
 static __always_inline struct tls_call_key goroutine_key(struct pt_regs *ctx) {
@@ -213,33 +218,36 @@ static __always_inline struct tls_call_key goroutine_key(struct pt_regs *ctx) {
   return key;
 }
 
-/* func (c *Conn) Write(b []byte) (int, error): c in AX, b's pointer in BX. */
+/* (*Conn).Write(b []byte) and Read(b []byte): c in AX, b's pointer in BX;
+ * (*Conn).Close(): c in AX. */
 SEC("uprobe")
-int go_tls_write_enter(struct pt_regs *ctx) {
+int go_enter(struct pt_regs *ctx) {
+  __u64 function = bpf_get_attach_cookie(ctx);
+  if (function == INFRARED_TLS_GO_CLOSE) {
+    close_stream(GO_ARG1(ctx));
+    return 0;
+  }
   struct tls_call_key key = goroutine_key(ctx);
-  enter_call(&key, GO_ARG1(ctx), GO_ARG2(ctx), 0, INFRARED_DIR_EGRESS);
-  return 0;
-}
-
-/* func (c *Conn) Read(b []byte) (int, error) */
-SEC("uprobe")
-int go_tls_read_enter(struct pt_regs *ctx) {
-  struct tls_call_key key = goroutine_key(ctx);
-  enter_call(&key, GO_ARG1(ctx), GO_ARG2(ctx), 0, INFRARED_DIR_INGRESS);
+  bool write = function == INFRARED_TLS_GO_WRITE;
+  struct tls_call *call = enter_call(&key, GO_ARG1(ctx), GO_ARG2(ctx), 0,
+                                     write ? INFRARED_DIR_EGRESS : INFRARED_DIR_INGRESS);
+  /* A write's bytes go now, all len(b) of them: the response, read by another
+   * goroutine on another CPU, may otherwise overtake the request in the ring
+   * buffer, since the RET probe runs only after the socket write. */
+  if (!call || !write || GO_ARG3(ctx) == 0)
+    return 0;
+  struct infrared_tls_stream *stream = stream_of(key.tgid, GO_ARG1(ctx), call, false);
+  if (!stream)
+    return 0;
+  call->sent = 1;
+  send_plaintext(key.tgid, stream, GO_ARG2(ctx), GO_ARG3(ctx), INFRARED_DIR_EGRESS);
   return 0;
 }
 
 /* At a RET of Write or Read: n in AX. */
 SEC("uprobe")
-int go_tls_return(struct pt_regs *ctx) {
+int go_return(struct pt_regs *ctx) {
   struct tls_call_key key = goroutine_key(ctx);
   return_call(&key, (long)GO_ARG1(ctx));
-  return 0;
-}
-
-/* func (c *Conn) Close() error */
-SEC("uprobe")
-int go_tls_close(struct pt_regs *ctx) {
-  close_stream(GO_ARG1(ctx));
   return 0;
 }

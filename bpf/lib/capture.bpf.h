@@ -80,7 +80,7 @@ struct tls_call {
   __u32 direction;
   __s32 fd; /* -1 until a syscall inside the call tells */
   __u32 role;
-  __u32 reserved;
+  __u32 sent; /* its bytes were sent at the entry (Go writes) */
 };
 
 struct {

@@ -95,6 +95,20 @@ struct infrared_sock_library_event {
 #define INFRARED_CONN_TLS 2u  /* its bytes are TLS records: the plaintext comes from uprobes */
 #define INFRARED_CONN_SEEN 4u /* its first payload was looked at */
 
+/* Which function a TLS entry probe was attached to: its attach cookie. One
+ * entry program (and one multi-uprobe link per library) serves them all, so
+ * that a library's probes are detached in one go. */
+enum infrared_tls_function {
+  INFRARED_TLS_SSL_WRITE = 1,
+  INFRARED_TLS_SSL_READ = 2,
+  INFRARED_TLS_SSL_WRITE_EX = 3,
+  INFRARED_TLS_SSL_READ_EX = 4,
+  INFRARED_TLS_SSL_CLOSE = 5, /* SSL_shutdown, SSL_free */
+  INFRARED_TLS_GO_WRITE = 6,
+  INFRARED_TLS_GO_READ = 7,
+  INFRARED_TLS_GO_CLOSE = 8,
+};
+
 /* A TLS stream as the kernel tracks it (map tls_streams). */
 struct infrared_tls_stream_key {
   __u32 pid; /* tgid */
