@@ -25,6 +25,12 @@ struct Config {
   std::vector<std::string> capture_executables;   // capture.executables (empty: all)
   std::uint32_t capture_bytes_per_call = 16384;   // capture.bytes_per_call
   std::uint32_t capture_events_buffer_bytes = 16u << 20;  // capture.events_buffer_bytes
+  bool capture_content = false;                   // capture.content
+  std::uint32_t capture_content_max_bytes = 8192;  // capture.content_max_bytes
+  bool genai_enabled = true;                      // genai.enabled
+  std::uint32_t genai_max_body_bytes = 1u << 20;  // genai.max_body_bytes
+  std::string genai_prices_file;                  // genai.prices_file
+  std::vector<std::string> genai_gateways;        // genai.gateways, "host=provider"
   std::string spans_output;                       // spans.output: "", "stdout" or a path
   std::uint32_t spans_queue_size = 8192;          // spans.queue_size
 

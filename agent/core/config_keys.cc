@@ -5,7 +5,7 @@
 namespace infrared::core {
 namespace {
 
-constexpr std::array<KeySpec, 25> kKeys = {{
+constexpr std::array<KeySpec, 31> kKeys = {{
     {.key = "web.listen_address",
      .placeholder = "ADDRESS",
      .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
@@ -120,6 +120,58 @@ constexpr std::array<KeySpec, 25> kKeys = {{
      .number = &Config::capture_events_buffer_bytes,
      .min = 4096,
      .max = 1073741824},
+    {.key = "capture.content",
+     .placeholder = "BOOL",
+     .description = "Put LLM prompts and completions on spans (gen_ai.input.messages, "
+                    "gen_ai.output.messages). Off: they never leave the agent.",
+     .accepted = "true or false",
+     .kind = ValueKind::kBool,
+     .boolean = &Config::capture_content,
+     .example = "true"},
+    {.key = "capture.content_max_bytes",
+     .placeholder = "BYTES",
+     .description = "Most bytes of each prompt or completion attribute when capture.content is "
+                    "on; longer ones are cut.",
+     .accepted = "an integer from 0 to 1048576",
+     .kind = ValueKind::kInteger,
+     .number = &Config::capture_content_max_bytes,
+     .min = 0,
+     .max = 1048576},
+    {.key = "genai.enabled",
+     .placeholder = "BOOL",
+     .description = "Report HTTP exchanges that are LLM API calls (OpenAI, Anthropic, Gemini, "
+                    "Ollama, OpenAI-compatible) as GenAI spans and metrics.",
+     .accepted = "true or false",
+     .kind = ValueKind::kBool,
+     .boolean = &Config::genai_enabled,
+     .example = "false"},
+    {.key = "genai.max_body_bytes",
+     .placeholder = "BYTES",
+     .description = "Most body bytes kept of each LLM request and response (compressed size), "
+                    "so that usage at the end of long streams is read.",
+     .accepted = "an integer from 4096 to 67108864",
+     .kind = ValueKind::kInteger,
+     .number = &Config::genai_max_body_bytes,
+     .min = 4096,
+     .max = 67108864},
+    // A path: read (and checked) when the agent starts.
+    {.key = "genai.prices_file",
+     .placeholder = "FILE",
+     .description = "A YAML price table whose entries override and extend the one shipped with "
+                    "infrared (USD per million tokens).",
+     .accepted = "a file path, or an empty value",
+     .kind = ValueKind::kText,
+     .text = &Config::genai_prices_file,
+     .example = "/etc/infrared/prices.yaml"},
+    {.key = "genai.gateways",
+     .placeholder = "LIST",
+     .description = "Hosts that proxy LLM APIs, as host=provider: their calls are reported with "
+                    "that gen_ai.provider.name.",
+     .accepted = "host=provider pairs (e.g. llm.internal=litellm)",
+     .kind = ValueKind::kList,
+     .list = &Config::genai_gateways,
+     .element_ok = IsHeaderPair,
+     .example = "llm.internal=litellm"},
     // Any text: a path is only checked when the span writer opens it.
     {.key = "spans.output",
      .placeholder = "OUTPUT",

@@ -3,7 +3,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <variant>
+
+#include "agent/genai/default_prices.h"
+#include "agent/genai/detect.h"
 
 namespace infrared::core {
 namespace {
@@ -11,6 +16,39 @@ namespace {
 constexpr int kPollTimeoutMs = 100;
 constexpr std::size_t kSpanBatch = 256;
 constexpr std::uint64_t kExpireEveryNs = 1'000'000'000;
+
+// The shipped price table, with the operator's file (if any) over it.
+std::optional<genai::PriceTable> LoadPrices(const Config& config, std::string& error) {
+  std::optional<genai::PriceTable> table = genai::PriceTable::Parse(genai::DefaultPricesYaml(), error);
+  if (!table) {
+    error = "the built-in price table is invalid: " + error;
+    return std::nullopt;
+  }
+  if (config.genai_prices_file.empty()) return table;
+  std::ifstream file(config.genai_prices_file);
+  std::stringstream text;
+  text << file.rdbuf();
+  if (!file) {
+    error = "genai.prices_file " + config.genai_prices_file + " cannot be read";
+    return std::nullopt;
+  }
+  std::optional<genai::PriceTable> overrides = genai::PriceTable::Parse(text.str(), error);
+  if (!overrides) {
+    error = "genai.prices_file " + config.genai_prices_file + ": " + error;
+    return std::nullopt;
+  }
+  table->Merge(*overrides);
+  return table;
+}
+
+genai::Gateways GatewaysOf(const Config& config) {
+  genai::Gateways gateways;
+  for (const std::string& pair : config.genai_gateways) {
+    const std::size_t equals = pair.find('=');
+    gateways.hosts.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
+  }
+  return gateways;
+}
 
 std::string HostName() {
   char name[256] = {};
@@ -48,9 +86,20 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
     capture->spans_ = std::make_unique<telemetry::SpanQueue>(config.spans_queue_size);
   }
   HttpCapture* raw = capture.get();
+  if (config.genai_enabled) {
+    std::optional<genai::PriceTable> prices = LoadPrices(config, error);
+    if (!prices) return nullptr;
+    semantics::GenAiObserver::Options options;
+    options.gateways = GatewaysOf(config);
+    options.reader.capture_content = config.capture_content;
+    options.content_max_bytes = config.capture_content_max_bytes;
+    capture->genai_ =
+        std::make_unique<semantics::GenAiObserver>(registry, std::move(*prices), options);
+  }
   capture->observer_ =
       std::make_unique<semantics::HttpObserver>(semantics::HttpObserver::Dependencies{
           .registry = registry,
+          .calls = capture->genai_.get(),
           .spans = capture->spans_.get(),
           .ids = capture->ids_,
           .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
@@ -68,6 +117,14 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
   net::TrackerLimits limits;
   limits.max_connections = config.http_max_connections;
   limits.idle_ns = std::uint64_t{config.http_connection_idle_seconds} * 1'000'000'000;
+  if (capture->genai_) {
+    // LLM calls keep long bodies: their usage comes at the end of the response.
+    limits.parser.full_body_capture_bytes = config.genai_max_body_bytes;
+    limits.parser.follows_closely = [gateways = GatewaysOf(config)](std::string_view method,
+                                                                    std::string_view target) {
+      return genai::DetectCall(method, target, "", {}, gateways).has_value();
+    };
+  }
   capture->tracker_ = std::make_unique<net::ConnTracker>(
       limits, *capture->observer_, *capture, [raw](const char* reason, std::uint64_t count) {
         raw->self_.Dropped("conn_tracker", reason, static_cast<double>(count));

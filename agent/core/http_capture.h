@@ -16,6 +16,7 @@
 #include "agent/loader/sock_probes.h"
 #include "agent/net/conn_tracker.h"
 #include "agent/process/process_table.h"
+#include "agent/semantics/genai_observer.h"
 #include "agent/semantics/http_observer.h"
 #include "agent/telemetry/metric_registry.h"
 #include "agent/telemetry/self_metrics.h"
@@ -70,6 +71,7 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   std::unique_ptr<telemetry::SpanQueue> spans_;
   std::unique_ptr<console::SpanWriter> writer_;
   OtlpExport* otlp_ = nullptr;
+  std::unique_ptr<semantics::GenAiObserver> genai_;
   std::unique_ptr<semantics::HttpObserver> observer_;
   std::unique_ptr<net::ConnTracker> tracker_;
   std::unique_ptr<loader::SockProbes> probes_;

@@ -244,10 +244,15 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
 void HttpObserver::OnExchange(const net::ConnectionInfo& connection, Exchange exchange) {
   Facts facts = Describe(connection, exchange);
   Record(facts, exchange);
-  if (!deps_.spans) return;
-  if (!deps_.spans->Push(BuildSpan(facts, exchange)) && deps_.on_span_dropped) {
-    deps_.on_span_dropped();
+  std::optional<telemetry::Span> span;
+  if (deps_.spans) span = BuildSpan(facts, exchange);
+  if (deps_.calls && !facts.server) {
+    const CallContext context{facts.server_address, facts.process.service_name,
+                              facts.process.executable_name, facts.duration_seconds};
+    deps_.calls->Observe(exchange, context, span ? &*span : nullptr);
   }
+  if (!span) return;
+  if (!deps_.spans->Push(std::move(*span)) && deps_.on_span_dropped) deps_.on_span_dropped();
 }
 
 }  // namespace infrared::semantics

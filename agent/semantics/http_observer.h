@@ -34,11 +34,34 @@ std::shared_ptr<const telemetry::Resource> BuildResource(std::uint32_t pid,
                                                          const ProcessIdentity& process,
                                                          const std::string& host_name);
 
+// What the HTTP layer knows of a client exchange, for observers of the calls
+// some exchanges are (LLM API calls).
+struct CallContext {
+  std::string server_address;
+  std::string service_name;
+  std::string executable_name;
+  double duration_seconds = 0;
+};
+
+// Sees every client exchange before its span is pushed; takes the ones it
+// recognises, recording metrics of its own and rewriting their span.
+class ClientCallObserver {
+ public:
+  virtual ~ClientCallObserver() = default;
+  // True when the exchange is one of its calls; `span` (the HTTP span, or
+  // nullptr when spans are not built) is then made the call's span.
+  virtual bool Observe(const protocols::http1::Exchange& exchange, const CallContext& context,
+                       telemetry::Span* span) = 0;
+};
+
+
 // Turns HTTP exchanges into OTel HTTP metrics and spans.
 class HttpObserver : public net::ExchangeSink {
  public:
   struct Dependencies {
     telemetry::MetricRegistry& registry;
+    // Client exchanges go to it first (LLM calls); nullptr: none.
+    ClientCallObserver* calls = nullptr;
     telemetry::SpanQueue* spans;  // nullptr: spans are not built
     telemetry::IdGenerator& ids;
     std::function<std::optional<ProcessIdentity>(std::uint32_t pid)> process;

@@ -23,8 +23,10 @@ enum class SpanKind { kInternal, kServer, kClient, kProducer, kConsumer };
 // Same order and meaning as OTLP's Status.StatusCode.
 enum class StatusCode { kUnset, kOk, kError };
 
-// OTLP AnyValue restricted to the scalar kinds the agent produces.
-using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
+// OTLP AnyValue restricted to the kinds the agent produces: scalars, and
+// arrays of strings (gen_ai.response.finish_reasons).
+using StringArray = std::vector<std::string>;
+using AttributeValue = std::variant<std::string, std::int64_t, double, bool, StringArray>;
 
 struct Attribute {
   std::string key;

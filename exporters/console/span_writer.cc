@@ -77,6 +77,13 @@ void AppendValue(std::string& out, const AttributeValue& value) {
           out += v ? "true" : "false";
         } else if constexpr (std::is_same_v<T, double>) {
           AppendDouble(out, v);
+        } else if constexpr (std::is_same_v<T, telemetry::StringArray>) {
+          out += '[';
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i > 0) out += ',';
+            AppendJsonString(out, v[i]);
+          }
+          out += ']';
         } else {
           out += std::to_string(v);
         }

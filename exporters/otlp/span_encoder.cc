@@ -63,6 +63,8 @@ std::size_t HashAttributes(const std::vector<Attribute>& attributes) {
           using T = std::decay_t<decltype(value)>;
           if constexpr (std::is_same_v<T, double>) {
             mix(std::hash<std::uint64_t>{}(std::bit_cast<std::uint64_t>(value)));
+          } else if constexpr (std::is_same_v<T, telemetry::StringArray>) {
+            for (const std::string& item : value) mix(std::hash<std::string>{}(item));
           } else {
             mix(std::hash<T>{}(value));
           }
@@ -82,6 +84,11 @@ void SetValue(const AttributeValue& value, common_v1::AnyValue& out) {
           out.set_int_value(v);
         } else if constexpr (std::is_same_v<T, double>) {
           out.set_double_value(v);
+        } else if constexpr (std::is_same_v<T, telemetry::StringArray>) {
+          common_v1::ArrayValue* array = out.mutable_array_value();
+          for (const std::string& item : v) {
+            array->add_values()->set_string_value(core::SanitizeUtf8(item));
+          }
         } else {
           static_assert(std::is_same_v<T, bool>, "unmapped attribute value type");
           out.set_bool_value(v);

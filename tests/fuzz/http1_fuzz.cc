@@ -114,6 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         stitcher.OnRequestBytes(chunk, missing, now);
         requests.Feed(chunk, missing, now);
         requests.TakeHeadMethods();
+        requests.TakeHeadCloseness();
         requests.TakeRequests();
       } else {
         stitcher.OnResponseBytes(chunk, missing, now);

@@ -282,6 +282,8 @@ std::size_t MessageParser::StepConfirmedHead(std::string_view data, std::uint64_
 
 void MessageParser::StartBody(BodyPlan plan, std::uint64_t ts) {
   ending_.end_ns = ts;
+  capture_bytes_ = plan.closely ? limits_.full_body_capture_bytes : limits_.body_capture_bytes;
+  track_arrivals_ = plan.arrivals;
   switch (plan.framing) {
     case Framing::kLength:
       remaining_ = plan.length;
@@ -306,15 +308,24 @@ void MessageParser::StartBody(BodyPlan plan, std::uint64_t ts) {
   Finish(false);
 }
 
+// The first body byte's chunk, and for closely followed messages each chunk
+// that brought body bytes (one entry per timestamp, bounded).
+void MessageParser::NoteArrival(std::uint64_t ts) {
+  if (ending_.first_body_ns == 0) ending_.first_body_ns = ts;
+  if (!track_arrivals_ || ending_.arrivals.size() >= ParserLimits::kMaxArrivals) return;
+  if (!ending_.arrivals.empty() && ending_.arrivals.back().timestamp_ns == ts) return;
+  ending_.arrivals.push_back({ending_.body_size, ts});
+}
+
 std::size_t MessageParser::StepBody(std::string_view data, std::uint64_t ts) {
   const std::size_t take =
       phase_ == Phase::kUntilClose
           ? data.size()
           : static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), remaining_));
+  if (take > 0) NoteArrival(ts);
   ending_.body_size = SaturatingAdd(ending_.body_size, take);
-  if (!body_gap_ && ending_.body.size() < limits_.body_capture_bytes) {
-    ending_.body.append(
-        data.substr(0, std::min(take, limits_.body_capture_bytes - ending_.body.size())));
+  if (!body_gap_ && ending_.body.size() < capture_bytes_) {
+    ending_.body.append(data.substr(0, std::min(take, capture_bytes_ - ending_.body.size())));
   }
   ending_.end_ns = ts;
   if (phase_ == Phase::kUntilClose) return take;

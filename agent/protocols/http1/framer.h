@@ -74,6 +74,8 @@ class MessageParser {
   struct BodyPlan {
     Framing framing = Framing::kNone;
     std::uint64_t length = 0;
+    bool closely = false;  // capture up to full_body_capture_bytes; responses: arrivals too
+    bool arrivals = false;
   };
   struct Ending {  // what the framing learnt about the message's body
     std::string body;
@@ -81,6 +83,8 @@ class MessageParser {
     bool incomplete = false;
     std::uint64_t start_ns = 0;
     std::uint64_t end_ns = 0;
+    std::uint64_t first_body_ns = 0;
+    std::vector<BodyArrival> arrivals;
   };
 
   MessageParser(bool request, ParserLimits limits);
@@ -112,6 +116,7 @@ class MessageParser {
   std::size_t StepTrailers(std::string_view data, std::uint64_t ts);
   std::size_t StepBody(std::string_view data, std::uint64_t ts);
   void OnGap(std::uint64_t missing, std::uint64_t ts);
+  void NoteArrival(std::uint64_t ts);
   void StartBody(BodyPlan plan, std::uint64_t ts);
   void Rescan(std::uint64_t ts);
   void Skip(std::uint64_t bytes);
@@ -131,6 +136,8 @@ class MessageParser {
   std::uint64_t remaining_ = 0;  // of the length body or the current chunk
   Ending ending_;
   bool body_gap_ = false;  // body capture stops at the first gap to stay a true prefix
+  std::size_t capture_bytes_ = 0;  // of the current message's body
+  bool track_arrivals_ = false;
   ParseStats stats_;
 };
 

@@ -32,6 +32,8 @@ void ApplyEnding(Ending&& ending, Message& message) {
   message.incomplete = ending.incomplete;
   message.start_ns = ending.start_ns;
   message.end_ns = ending.end_ns;
+  message.first_body_ns = ending.first_body_ns;
+  message.arrivals = std::move(ending.arrivals);
 }
 
 }  // namespace
@@ -58,22 +60,27 @@ std::vector<std::string> RequestParser::TakeHeadMethods() {
   return std::exchange(head_methods_, {});
 }
 
+std::vector<bool> RequestParser::TakeHeadCloseness() { return std::exchange(head_closeness_, {}); }
+
 RequestParser::BodyPlan RequestParser::OnHead(std::string_view head) {
   current_ = Request{};
   internal::ParseRequestLine(internal::NextLine(head), current_);
   Fields fields = internal::ParseFields(head, limits().max_headers);
   ApplyFields(fields, current_, mutable_stats());
   head_methods_.push_back(current_.method);
+  const bool closely =
+      limits().follows_closely && limits().follows_closely(current_.method, current_.target);
+  head_closeness_.push_back(closely);
   // RFC 9112 §6.3: a request without a length or chunked coding has no body;
   // invalid framing would be rejected by a server, so no body is assumed.
   if (fields.transfer_encoding) {
     current_.chunked = fields.chunked;
-    return {fields.chunked ? Framing::kChunked : Framing::kNone, 0};
+    return {fields.chunked ? Framing::kChunked : Framing::kNone, 0, closely};
   }
   if (fields.content_length && !fields.content_length_invalid) {
-    return {Framing::kLength, *fields.content_length};
+    return {Framing::kLength, *fields.content_length, closely};
   }
-  return {Framing::kNone, 0};
+  return {Framing::kNone, 0, closely};
 }
 
 void RequestParser::OnEnd(Ending ending) {
@@ -81,12 +88,12 @@ void RequestParser::OnEnd(Ending ending) {
   done_.push_back(std::exchange(current_, {}));
 }
 
-void ResponseParser::PushRequestMethod(std::string_view method) {
+void ResponseParser::PushRequestMethod(std::string_view method, bool closely) {
   if (methods_.size() >= kMaxPendingMethods) {
     methods_.pop_front();
     ++mutable_stats().dropped_methods;
   }
-  methods_.emplace_back(method);
+  methods_.push_back({std::string(method), closely});
 }
 
 std::vector<Response> ResponseParser::TakeResponses() { return std::exchange(done_, {}); }
@@ -99,7 +106,8 @@ ResponseParser::BodyPlan ResponseParser::OnHead(std::string_view head) {
 
   const int status = current_.status_code;
   const bool interim = status >= 100 && status < 200 && status != 101;
-  const std::string method = methods_.empty() ? "GET" : methods_.front();
+  const std::string method = methods_.empty() ? "GET" : methods_.front().method;
+  const bool closely = !methods_.empty() && methods_.front().closely;
   // An interim response precedes the final one to the same request.
   if (!interim && !methods_.empty()) methods_.pop_front();
   if (status == 101 || (method == "CONNECT" && status >= 200 && status < 300)) {
@@ -109,14 +117,14 @@ ResponseParser::BodyPlan ResponseParser::OnHead(std::string_view head) {
   if (interim || method == "HEAD" || status == 204 || status == 304) return {Framing::kNone, 0};
   if (fields.transfer_encoding && fields.chunked) {
     current_.chunked = true;
-    return {Framing::kChunked, 0};
+    return {Framing::kChunked, 0, closely, closely};
   }
   // RFC 9112 §6.3: another coding, an invalid length or none: read until close.
   if (!fields.transfer_encoding && fields.content_length && !fields.content_length_invalid) {
-    return {Framing::kLength, *fields.content_length};
+    return {Framing::kLength, *fields.content_length, closely, closely};
   }
   current_.close_delimited = true;
-  return {Framing::kUntilClose, 0};
+  return {Framing::kUntilClose, 0, closely, closely};
 }
 
 void ResponseParser::OnEnd(Ending ending) {

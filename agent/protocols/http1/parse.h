@@ -27,6 +27,9 @@ class RequestParser : public internal::MessageParser {
   // Methods of the requests whose head was parsed, in order, so the peer
   // parser can frame responses before the request body has finished.
   std::vector<std::string> TakeHeadMethods();
+  // Whether each of those requests is followed closely (ParserLimits), in the
+  // same order; taken together with TakeHeadMethods.
+  std::vector<bool> TakeHeadCloseness();
 
  private:
   BodyPlan OnHead(std::string_view head) override;
@@ -35,6 +38,7 @@ class RequestParser : public internal::MessageParser {
   Request current_;
   std::vector<Request> done_;
   std::vector<std::string> head_methods_;
+  std::vector<bool> head_closeness_;
 };
 
 // Parses the server-to-client direction. Framing depends on the request
@@ -43,7 +47,8 @@ class RequestParser : public internal::MessageParser {
 class ResponseParser : public internal::MessageParser {
  public:
   explicit ResponseParser(ParserLimits limits = {}) : MessageParser(false, limits) {}
-  void PushRequestMethod(std::string_view method);
+  // `closely`: its response is followed closely (see ParserLimits).
+  void PushRequestMethod(std::string_view method, bool closely = false);
   std::vector<Response> TakeResponses();
   std::size_t PendingMethods() const { return methods_.size(); }
 
@@ -53,7 +58,11 @@ class ResponseParser : public internal::MessageParser {
   BodyPlan OnHead(std::string_view head) override;
   void OnEnd(Ending ending) override;
 
-  std::deque<std::string> methods_;
+  struct Pending {
+    std::string method;
+    bool closely = false;
+  };
+  std::deque<Pending> methods_;
   Response current_;
   std::vector<Response> done_;
 };

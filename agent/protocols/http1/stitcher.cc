@@ -61,7 +61,11 @@ std::size_t Stitcher::BufferedBytes() const {
 // its method goes to the response parser then: a server may answer before the
 // request body has finished (an early 413, a rejected 100-continue).
 void Stitcher::CollectRequests() {
+  const std::vector<bool> closeness = request_parser_.TakeHeadCloseness();
+  std::size_t head = 0;
   for (std::string& method : request_parser_.TakeHeadMethods()) {
+    const bool closely = head < closeness.size() && closeness[head];
+    ++head;
     if (pending_.size() >= kMaxPendingRequests) {
       pending_.pop_front();
       ++dropped_requests_;
@@ -69,7 +73,7 @@ void Stitcher::CollectRequests() {
     Pending pending;
     pending.sequence = heads_seen_++;
     pending_.push_back(std::move(pending));
-    response_parser_.PushRequestMethod(method);
+    response_parser_.PushRequestMethod(method, closely);
   }
   // Requests complete in the order their heads were parsed.
   for (Request& request : request_parser_.TakeRequests()) {

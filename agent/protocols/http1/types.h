@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +17,15 @@ struct Header {
   std::string name;
   std::string value;  // kRedacted for credential headers; the raw value is never stored
   bool operator==(const Header&) const = default;
+};
+
+// Where a body's bytes arrived: from decoded (de-chunked) offset `offset` on,
+// the bytes came in the chunk stamped `timestamp_ns`. Kept only for messages
+// whose body is followed closely (LLM calls: time to first chunk and per chunk).
+struct BodyArrival {
+  std::uint64_t offset = 0;
+  std::uint64_t timestamp_ns = 0;
+  bool operator==(const BodyArrival&) const = default;
 };
 
 // Timestamps (both messages) are the kernel's monotonic ns of the chunk that
@@ -32,6 +42,8 @@ struct Request {
   bool body_truncated = false;  // body.size() < body_size
   std::uint64_t start_ns = 0;
   std::uint64_t end_ns = 0;
+  std::uint64_t first_body_ns = 0;  // the chunk holding the first body byte; 0 without body
+  std::vector<BodyArrival> arrivals;  // only for closely followed messages (see ParserLimits)
   bool chunked = false;
   bool connection_close = false;   // "Connection: close", or HTTP/1.0 without keep-alive
   bool headers_truncated = false;  // more header lines than max_headers; extras dropped
@@ -51,6 +63,8 @@ struct Response {
   bool body_truncated = false;
   std::uint64_t start_ns = 0;
   std::uint64_t end_ns = 0;
+  std::uint64_t first_body_ns = 0;
+  std::vector<BodyArrival> arrivals;
   bool chunked = false;
   bool connection_close = false;
   bool headers_truncated = false;
@@ -66,6 +80,12 @@ struct ParserLimits {
   std::size_t max_head_bytes = 64 * 1024;
   std::size_t max_headers = 100;
   std::size_t body_capture_bytes = 4096;
+  // Requests this says yes to (by method and target), and their responses,
+  // keep up to full_body_capture_bytes of body, and the responses their
+  // arrivals (at most kMaxArrivals): LLM calls, whose usage comes last.
+  std::function<bool(std::string_view method, std::string_view target)> follows_closely;
+  std::size_t full_body_capture_bytes = 1 << 20;
+  static constexpr std::size_t kMaxArrivals = 4096;
 };
 
 inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

@@ -144,6 +144,13 @@ TEST(SpanWriterTest, SanitizesInvalidUtf8) {
             std::string::npos);
 }
 
+TEST(SpanWriterTest, StringArrays) {
+  EXPECT_EQ(AttributesJson({{"gen_ai.response.finish_reasons",
+                             telemetry::StringArray{"stop", "length \"x\""}},
+                            {"empty", telemetry::StringArray{}}}),
+            R"({"gen_ai.response.finish_reasons":["stop","length \"x\""],"empty":[]})");
+}
+
 TEST(SpanWriterTest, NumbersAndBooleans) {
   EXPECT_EQ(AttributesJson({{"neg", std::int64_t{-9223372036854775807 - 1}},
                             {"max", std::numeric_limits<std::int64_t>::max()},

@@ -75,6 +75,12 @@ std::string FieldOf(const Config& config, const std::string& key) {
   if (key == "capture.events_buffer_bytes") {
     return std::to_string(config.capture_events_buffer_bytes);
   }
+  if (key == "capture.content") return config.capture_content ? "true" : "false";
+  if (key == "capture.content_max_bytes") return std::to_string(config.capture_content_max_bytes);
+  if (key == "genai.enabled") return config.genai_enabled ? "true" : "false";
+  if (key == "genai.max_body_bytes") return std::to_string(config.genai_max_body_bytes);
+  if (key == "genai.prices_file") return config.genai_prices_file;
+  if (key == "genai.gateways") return Joined(config.genai_gateways);
   if (key == "spans.output") return config.spans_output;
   if (key == "spans.queue_size") return std::to_string(config.spans_queue_size);
   if (key == "otlp.endpoint") return config.otlp_endpoint;
@@ -121,6 +127,14 @@ const std::vector<KeyRow> kKeyRows = {
      "0"},
     {"capture.events_buffer_bytes", "--capture.events-buffer-bytes",
      "--capture.events_buffer_bytes", "16777216", "65536"},
+    {"capture.content", "--capture.content", "--capture.content", "false", "true"},
+    {"capture.content_max_bytes", "--capture.content-max-bytes", "--capture.content_max_bytes",
+     "8192", "100"},
+    {"genai.enabled", "--genai.enabled", "--genai.enabled", "true", "false"},
+    {"genai.max_body_bytes", "--genai.max-body-bytes", "--genai.max_body_bytes", "1048576",
+     "65536"},
+    {"genai.prices_file", "--genai.prices-file", "--genai.prices_file", "", "/etc/prices.yaml"},
+    {"genai.gateways", "--genai.gateways", "--genai.gateways", "", "llm.internal=litellm"},
     {"spans.output", "--spans.output", "--spans.output", "", "stdout"},
     {"spans.queue_size", "--spans.queue-size", "--spans.queue_size", "8192", "16"},
     {"otlp.endpoint", "--otlp.endpoint", "--otlp.endpoint", "", "http://localhost:4318"},
@@ -660,7 +674,8 @@ TEST(ConfigTest, HelpShowsListsBoolsAndEmptyDefaults) {
        at = folded.find("repeat the flag", at + 1)) {
     ++mentions;
   }
-  EXPECT_EQ(mentions, 3u);  // http.route_patterns, capture.executables, otlp.headers
+  // http.route_patterns, capture.executables, genai.gateways, otlp.headers
+  EXPECT_EQ(mentions, 4u);
 }
 
 }  // namespace

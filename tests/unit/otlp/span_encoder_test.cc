@@ -264,6 +264,18 @@ TEST(SpanEncoderTest, DefaultScopeIsInfrared) {
   EXPECT_EQ(request.resource_spans(0).scope_spans(0).scope().version(), "");
 }
 
+TEST(SpanEncoderTest, StringArraysBecomeArrayValues) {
+  Span span = MakeSpan(1, "chat m", nullptr);
+  span.attributes = {{"gen_ai.response.finish_reasons", telemetry::StringArray{"stop", "x\xff"}}};
+  collector_v1::ExportTraceServiceRequest request = RoundTrip({span});
+  const common_v1::AnyValue& value =
+      request.resource_spans(0).scope_spans(0).spans(0).attributes(0).value();
+  ASSERT_TRUE(value.has_array_value());
+  ASSERT_EQ(value.array_value().values_size(), 2);
+  EXPECT_EQ(value.array_value().values(0).string_value(), "stop");
+  EXPECT_EQ(value.array_value().values(1).string_value(), "x\xEF\xBF\xBD");
+}
+
 TEST(SpanEncoderTest, InvalidUtf8BecomesReplacementCharacters) {
   auto resource = std::make_shared<Resource>(Resource{{{"k\xff", std::string("v\xc3")}}});
   Span span = MakeSpan(1, "GET /\xfe", resource);

@@ -299,3 +299,43 @@ TEST(StitcherTest, SecretsNeverReachAnExchange) {
 
 }  // namespace
 }  // namespace infrared::protocols::http1
+
+namespace infrared::protocols::http1 {
+namespace {
+
+// Requests the limits follow closely (LLM calls) keep a larger body on both
+// sides, and their responses say when each body chunk arrived.
+TEST(StitcherTest, CloselyFollowedExchangesKeepBodiesAndArrivals) {
+  ParserLimits limits;
+  limits.body_capture_bytes = 8;
+  limits.full_body_capture_bytes = 64;
+  limits.follows_closely = [](std::string_view method, std::string_view target) {
+    return method == "POST" && target == "/v1/chat/completions";
+  };
+  Stitcher stitcher(limits);
+  const std::string request_body(40, 'q');
+  const std::vector<Exchange> exchanges = Drive(
+      stitcher,
+      {{true, "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 40\r\n\r\n" + request_body, 0,
+        10},
+       {false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 20},
+       {false, "5\r\nfirst\r\n", 0, 30},
+       {false, "6\r\nsecond\r\n", 0, 40},
+       {false, "0\r\n\r\n", 0, 50},
+       {true, "POST /other HTTP/1.1\r\nContent-Length: 40\r\n\r\n" + request_body, 0, 60},
+       {false, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789abcdefghij", 0, 70}});
+  ASSERT_EQ(exchanges.size(), 2u);
+  EXPECT_EQ(exchanges[0].request.body, request_body);
+  EXPECT_EQ(exchanges[0].response.body, "firstsecond");
+  EXPECT_EQ(exchanges[0].response.first_body_ns, 30u);
+  EXPECT_EQ(exchanges[0].response.arrivals,
+            (std::vector<BodyArrival>{{0, 30}, {5, 40}}));
+  // The other exchange keeps the ordinary 8 bytes, and no arrivals.
+  EXPECT_EQ(exchanges[1].request.body, std::string(8, 'q'));
+  EXPECT_EQ(exchanges[1].response.body, "01234567");
+  EXPECT_EQ(exchanges[1].response.first_body_ns, 70u);
+  EXPECT_TRUE(exchanges[1].response.arrivals.empty());
+}
+
+}  // namespace
+}  // namespace infrared::protocols::http1

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/genai/detect.h"
+#include "agent/genai/types.h"
+#include "agent/protocols/http1/stitcher.h"
+
+namespace infrared::genai {
+
+struct ReaderOptions {
+  bool capture_content = false;
+  // Decoded bytes of one body at most (a decompression bomb stops there).
+  std::size_t max_decoded_bytes = 8 << 20;
+};
+
+// Everything one LLM call says, read from its HTTP exchange.
+struct CallRecord {
+  CallShape shape;
+  RequestFacts request;
+  ResponseFacts response;
+  bool streamed = false;  // the response was an event stream (SSE or NDJSON)
+  // Streams: first response body byte since the first request byte.
+  std::optional<double> time_to_first_chunk_seconds;
+  // Streams: between consecutive chunks that carried output, each after the first.
+  std::vector<double> time_per_output_chunk_seconds;
+  // error.type: the provider's error type, else the status code (>= 400),
+  // else "stream_incomplete" for a stream cut short; empty when it went well.
+  std::string error_type;
+  // Why the body could not be read in full, if it could not ("truncated",
+  // "unsupported_encoding", "decode_error", "capped"); empty when it was.
+  std::string body_problem;
+};
+
+// Recognises an LLM call by its request; nullopt when the exchange is not one.
+std::optional<CallShape> RecogniseCall(const protocols::http1::Exchange& exchange,
+                                       const Gateways& gateways);
+
+// Reads the request and response bodies (decoding Content-Encoding, SSE and
+// NDJSON framing) into a CallRecord. Bounded by `options`; never throws.
+CallRecord ReadCall(const CallShape& shape, const protocols::http1::Exchange& exchange,
+                    const ReaderOptions& options);
+
+}  // namespace infrared::genai
