@@ -241,9 +241,8 @@ Encoding ParseContentEncoding(std::string_view header_value) {
     Encoding encoding;
   };
   static constexpr Name kNames[] = {
-      {"", Encoding::kIdentity},     {"identity", Encoding::kIdentity},
-      {"gzip", Encoding::kGzip},     {"x-gzip", Encoding::kGzip},
-      {"deflate", Encoding::kDeflate}, {"br", Encoding::kBrotli},
+      {"", Encoding::kIdentity},   {"identity", Encoding::kIdentity}, {"gzip", Encoding::kGzip},
+      {"x-gzip", Encoding::kGzip}, {"deflate", Encoding::kDeflate},   {"br", Encoding::kBrotli},
       {"zstd", Encoding::kZstd},
   };
   const std::string_view value = core::Trim(header_value);
@@ -280,7 +279,9 @@ std::unique_ptr<BodyDecoder> BodyDecoder::Create(Encoding encoding, std::size_t 
 
 BodyDecoder::BodyDecoder(std::unique_ptr<BodyCodec> codec, std::size_t max_output_bytes,
                          bool has_end_marker)
-    : codec_(std::move(codec)), max_output_bytes_(max_output_bytes), has_end_marker_(has_end_marker) {}
+    : codec_(std::move(codec)),
+      max_output_bytes_(max_output_bytes),
+      has_end_marker_(has_end_marker) {}
 
 BodyDecoder::~BodyDecoder() = default;
 

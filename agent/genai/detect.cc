@@ -105,7 +105,8 @@ HostParts SplitHost(std::string_view host) {
 // form ("http://host/path") no scheme or authority, which goes to `authority`.
 std::string_view PathOf(std::string_view target, std::string_view& authority) {
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() >= scheme.size() && EqualsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+    if (target.size() >= scheme.size() &&
+        EqualsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
       target.remove_prefix(scheme.size());
       const std::size_t end = target.find_first_of("/?#");
       authority = target.substr(0, end);
@@ -214,8 +215,7 @@ std::optional<CallShape> DetectCall(std::string_view method, std::string_view ta
   const std::string_view deployment = AzureDeployment(path);
   if (!deployment.empty() && shape->path_model.empty()) shape->path_model = deployment;
   const HostParts host_parts = SplitHost(host.empty() ? authority : host);
-  shape->provider =
-      ProviderOf(*shape, host_parts, request_headers, gateways, !deployment.empty());
+  shape->provider = ProviderOf(*shape, host_parts, request_headers, gateways, !deployment.empty());
   return shape;
 }
 

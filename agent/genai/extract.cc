@@ -53,32 +53,37 @@ struct RequestLayout {
 RequestLayout LayoutOf(Api api) {
   switch (api) {
     case Api::kOpenAiChatCompletions:
-      return {"", {"max_completion_tokens", "max_tokens"}, "temperature", "top_p",
-              {"messages", ""}, StreamRule::kBodyFlag};
+      return {"",
+              {"max_completion_tokens", "max_tokens"},
+              "temperature",
+              "top_p",
+              {"messages", ""},
+              StreamRule::kBodyFlag};
     case Api::kOpenAiResponses:
-      return {"", {"max_output_tokens", ""}, "temperature", "top_p", {"input", "instructions"},
-              StreamRule::kBodyFlag};
+      return {"",      {"max_output_tokens", ""}, "temperature",
+              "top_p", {"input", "instructions"}, StreamRule::kBodyFlag};
     case Api::kOpenAiCompletions:
-      return {"", {"max_tokens", ""}, "temperature", "top_p", {"prompt", ""},
-              StreamRule::kBodyFlag};
+      return {"",      {"max_tokens", ""}, "temperature",
+              "top_p", {"prompt", ""},     StreamRule::kBodyFlag};
     case Api::kOpenAiEmbeddings:
       return {"", {"", ""}, "", "", {"input", ""}, StreamRule::kNever};
     case Api::kAnthropicMessages:
-      return {"", {"max_tokens", ""}, "temperature", "top_p", {"messages", ""},
-              StreamRule::kBodyFlag};
+      return {"",      {"max_tokens", ""}, "temperature",
+              "top_p", {"messages", ""},   StreamRule::kBodyFlag};
     case Api::kGeminiGenerate:
     case Api::kGeminiStream:
-      return {"generationConfig", {"maxOutputTokens", ""}, "temperature", "topP",
-              {"contents", ""},
-              api == Api::kGeminiStream ? StreamRule::kAlways : StreamRule::kNever};
+      return {
+          "generationConfig", {"maxOutputTokens", ""},
+          "temperature",      "topP",
+          {"contents", ""},   api == Api::kGeminiStream ? StreamRule::kAlways : StreamRule::kNever};
     case Api::kGeminiEmbed:
       return {"", {"", ""}, "", "", {"content", "requests"}, StreamRule::kNever};
     case Api::kOllamaChat:
-      return {"options", {"num_predict", ""}, "temperature", "top_p", {"messages", ""},
-              StreamRule::kUnlessFalse};
+      return {"options", {"num_predict", ""}, "temperature",
+              "top_p",   {"messages", ""},    StreamRule::kUnlessFalse};
     case Api::kOllamaGenerate:
-      return {"options", {"num_predict", ""}, "temperature", "top_p", {"prompt", ""},
-              StreamRule::kUnlessFalse};
+      return {"options", {"num_predict", ""}, "temperature",
+              "top_p",   {"prompt", ""},      StreamRule::kUnlessFalse};
     case Api::kOllamaEmbed:
       return {"", {"", ""}, "", "", {"input", "prompt"}, StreamRule::kNever};
   }
@@ -155,9 +160,10 @@ ResponseFacts FinishedFacts(const StreamState& state) {
 
 }  // namespace
 
-RequestFacts ParseRequest(Api api, std::string_view body, bool body_truncated,
+// A cut body never parses whole (its object lacks the closing brace), so
+// ParseTolerant already reads it member by member: the flag adds nothing.
+RequestFacts ParseRequest(Api api, std::string_view body, bool /*body_truncated*/,
                           bool capture_content) {
-  (void)body_truncated;  // a cut body fails to parse whole; ParseTolerant then reads members
   RequestFacts facts;
   const Json parsed = ParseTolerant(body);
   const RequestLayout layout = LayoutOf(api);
@@ -173,12 +179,13 @@ RequestFacts ParseRequest(Api api, std::string_view body, bool body_truncated,
   }
   facts.temperature = NumberMember(*params, layout.temperature);
   facts.top_p = NumberMember(*params, layout.top_p);
-  if (capture_content) facts.input_messages = RawMemberText(body, {layout.input[0], layout.input[1]});
+  if (capture_content) {
+    facts.input_messages = RawMemberText(body, {layout.input[0], layout.input[1]});
+  }
   return facts;
 }
 
-ResponseFacts ParseResponse(Api api, int http_status, std::string_view body,
-                            bool capture_content) {
+ResponseFacts ParseResponse(Api api, int http_status, std::string_view body, bool capture_content) {
   const Json parsed = ParseTolerant(body);
   if (api == Api::kGeminiStream && parsed.is_array()) {
     // streamGenerateContent without ?alt=sse: one JSON array of chunks.
@@ -244,8 +251,6 @@ void StreamAccumulator::OnJsonLine(std::string_view line) {
   OnSseEvent("", line);
 }
 
-ResponseFacts StreamAccumulator::Finish() const {
-  return FinishedFacts(state_);
-}
+ResponseFacts StreamAccumulator::Finish() const { return FinishedFacts(state_); }
 
 }  // namespace infrared::genai

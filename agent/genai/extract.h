@@ -8,11 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "agent/genai/types.h"
 
@@ -40,8 +39,7 @@ RequestFacts ParseRequest(Api api, std::string_view body, bool body_truncated,
 // error body (whatever the status) and for any status >= 400 (the status code
 // when the body names no type). With `capture_content`, output_messages is the
 // raw JSON text of the choices / output / content / candidates / message member.
-ResponseFacts ParseResponse(Api api, int http_status, std::string_view body,
-                            bool capture_content);
+ResponseFacts ParseResponse(Api api, int http_status, std::string_view body, bool capture_content);
 
 // The shared state of one stream; the per-provider files update it.
 struct StreamState {

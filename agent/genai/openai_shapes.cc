@@ -15,15 +15,18 @@ Usage OpenAiUsage(const Json& usage) {
   Usage out;
   out.output_tokens =
       Either(CountMember(usage, "completion_tokens"), CountMember(usage, "output_tokens"));
-  out.input_tokens = Either(CountMember(usage, "prompt_tokens"), CountMember(usage, "input_tokens"));
-  if (!out.input_tokens && !out.output_tokens) out.input_tokens = CountMember(usage, "total_tokens");
+  out.input_tokens =
+      Either(CountMember(usage, "prompt_tokens"), CountMember(usage, "input_tokens"));
+  if (!out.input_tokens && !out.output_tokens) {
+    out.input_tokens = CountMember(usage, "total_tokens");
+  }
   out.cache_read_tokens = Either(CountAt(usage, {"prompt_tokens_details", "cached_tokens"}),
                                  CountAt(usage, {"input_tokens_details", "cached_tokens"}));
   // DeepSeek reports its context-cache hits apart; they are part of prompt_tokens.
-  out.cache_read_tokens = Either(out.cache_read_tokens, CountMember(usage, "prompt_cache_hit_tokens"));
-  out.reasoning_tokens =
-      Either(CountAt(usage, {"completion_tokens_details", "reasoning_tokens"}),
-             CountAt(usage, {"output_tokens_details", "reasoning_tokens"}));
+  out.cache_read_tokens =
+      Either(out.cache_read_tokens, CountMember(usage, "prompt_cache_hit_tokens"));
+  out.reasoning_tokens = Either(CountAt(usage, {"completion_tokens_details", "reasoning_tokens"}),
+                                CountAt(usage, {"output_tokens_details", "reasoning_tokens"}));
   return out;
 }
 

@@ -14,14 +14,16 @@ import uuid
 
 import agent
 from agent import fail, wait_until
-from http_peers import read_spans
+from http_peers import read_spans, span_seconds
 
 PEERS = os.path.join(agent.REPO, "tests", "peers")
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation", "reasoning")
 
 # An OpenAI Chat Completions client on httpx alone:
-#   python3 -c HTTPX_CHAT BASE_URL MODEL API_KEY HEADERS_JSON MODE...
-# one call per MODE (json or stream), each printing a line like llm_clients.js.
+#   python3 -c HTTPX_CHAT BASE_URL MODEL HEADERS_JSON MODE...
+# one call per MODE (json or stream), each printing a line like llm_clients.js. The key
+# is $OPENAI_API_KEY (Authorization: Bearer); $AZURE_OPENAI_API_KEY, when set, is also
+# sent as api-key, as Azure OpenAI clients do.
 HTTPX_CHAT = """
 import json
 import os
@@ -63,9 +65,11 @@ def call(client, url, model, stream, number):
 
 
 def main():
-    base, model, key, extra, *modes = sys.argv[1:]
-    headers = {"Authorization": f"Bearer {key}", "x-fake-client": os.environ["OTEL_SERVICE_NAME"],
-               **json.loads(extra)}
+    base, model, extra, *modes = sys.argv[1:]
+    headers = {"Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', 'sk-test-dummy-0000')}",
+               "x-fake-client": os.environ["OTEL_SERVICE_NAME"], **json.loads(extra)}
+    if os.environ.get("AZURE_OPENAI_API_KEY"):
+        headers["api-key"] = os.environ["AZURE_OPENAI_API_KEY"]
     # The test servers' certificates are self-signed.
     with httpx.Client(verify=False, headers=headers, timeout=30) as client:
         for number, mode in enumerate(modes, 1):
@@ -129,10 +133,11 @@ def token_totals(calls):
 
 class Run:
     """One client process against one fake server, and what the agent should report
-    for it: every call a span `{operation} {model}` from provider."""
+    for it: every call a span `{operation} {model}` from provider, with the
+    attributes given; error: the error.type every call should end with."""
 
     def __init__(self, name, server, argv, count, operation, provider, model, response_model=None,
-                 finish=None, stream=False, env=None, service=None):
+                 finish=None, error=None, attributes=None, env=None, service=None, stdin=None):
         self.name = name
         self.server = server
         self.argv = argv
@@ -141,89 +146,115 @@ class Run:
         self.provider = provider
         self.model = model
         self.response_model = response_model or model
-        self.finish = finish  # finish reasons each span has; None: not checked
-        self.stream = stream
-        self.env = env or {}
+        self.finish = finish  # the finish reasons of each span; None: not checked
+        self.error = error
+        self.attributes = attributes or {}
+        self.env = env or {}  # the place for API keys: a command line is reported
+        self.stdin = stdin
         self.service = service or new_service(name)
         self.lines = []
+        self.calls = []
 
-    def run(self, allow_errors=False):
+    def run(self):
+        """Runs the client; every call must have succeeded (failed, with error set) and
+        the fake server must have answered it, with the usage the client reported."""
         env = dict(os.environ, OTEL_SERVICE_NAME=self.service, NODE_TLS_REJECT_UNAUTHORIZED="0",
                    NODE_NO_WARNINGS="1", **self.env)
-        result = subprocess.run(self.argv, env=env, capture_output=True, text=True, timeout=60)
-        if result.returncode != 0 and not allow_errors:
-            fail(f"the {self.name} client exited with {result.returncode}: {result.stderr[-2000:]}"
-                 f"{result.stdout[-2000:]}")
-        self.lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-        if len(self.lines) != self.count:
-            fail(f"the {self.name} client printed {len(self.lines)} results, not {self.count}: "
-                 f"{result.stdout}{result.stderr[-2000:]}")
+        result = subprocess.run(self.argv, env=env, input=self.stdin, capture_output=True, text=True,
+                                timeout=60)
+        self.lines = self.parse(result)
+        oks = [line["ok"] for line in self.lines]
+        if len(self.lines) != self.count or oks != [self.error is None] * self.count:
+            fail(f"the {self.name} client exited with {result.returncode} and printed {result.stdout}"
+                 f"{result.stderr[-2000:]}; wanted {self.count} calls that "
+                 + ("succeed" if self.error is None else "fail"))
+        self.calls = self.server.calls(self.service)
+        got = [(c["usage"], c["id"]) for c in self.calls]
+        wanted = [(line["usage"], line.get("id")) for line in self.lines]
+        if self.error is None and got != wanted:
+            fail(f"{self.name}: the fake server's calls (usage, id) {got} differ from the client's {wanted}")
+        if len(self.calls) != self.count:
+            fail(f"{self.name}: the fake server saw {len(self.calls)} calls, not {self.count}")
+        outcome = (f"usage {token_totals(self.calls)}" if self.error is None
+                   else f"failed as planned: {[line.get('error') for line in self.lines]}")
+        print(f"{self.name}: {self.count} calls, {outcome}, Content-Encoding "
+              f"{', '.join(sorted({c['encoding'] for c in self.calls}))}")
         return self.lines
 
-    def calls(self):
-        return self.server.calls(self.service)
-
-    def check_server_agrees(self):
-        """The fake server answered each call, with the usage the client reported."""
-        calls = self.calls()
-        got = [(c["usage"], c["id"]) for c in calls]
-        wanted = [(line["usage"], line.get("id")) for line in self.lines]
-        if len(calls) != self.count or got != wanted:
-            fail(f"{self.name}: the fake server's calls (usage, id) {got} differ from the client's {wanted}")
-        encodings = sorted({c["encoding"] for c in calls})
-        print(f"{self.name}: {self.count} calls ok, server and client agree on usage "
-              f"{token_totals(calls)}, Content-Encoding {', '.join(encodings)}")
-        return calls
+    def parse(self, result):
+        return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 def sdk_run(name, server, sdk, model, count, *options, **expect):
     """A Run of tests/peers/llm_clients.js."""
     argv = [agent.require_program("node"), os.path.join(PEERS, "llm_clients.js"), sdk, server.url,
             model, str(count), *options]
-    return Run(name, server, argv, count, model=model, stream="--stream" in options, **expect)
+    return Run(name, server, argv, count, model=model, **expect)
 
 
-def httpx_run(name, server, model, key, modes, headers=None, **expect):
-    argv = ["/usr/bin/python3", "-c", HTTPX_CHAT, server.url, model, key, json.dumps(headers or {}),
-            *modes]
+def httpx_run(name, server, model, modes, headers=None, **expect):
+    argv = ["/usr/bin/python3", "-c", HTTPX_CHAT, server.url, model, json.dumps(headers or {}), *modes]
     return Run(name, server, argv, len(modes), operation="chat", provider="openai_compatible",
-               model=model, stream="stream" in modes, **expect)
+               model=model, **expect)
 
 
-class CurlOllamaRun(Run):
-    """curl POSTing to Ollama's /api/chat or /api/generate; streams (NDJSON) unless
-    stream is False. --compressed: curl asks for and decodes gzip, deflate, br, zstd."""
+def _usage(input_tokens, output, cache_read=0, reasoning=0):
+    return {"input": input_tokens, "output": output, "cache_read": cache_read, "cache_creation": 0,
+            "reasoning": reasoning}
 
-    def __init__(self, name, server, path, model, stream, headers=()):
-        body = {"model": model, "stream": stream}
-        if path == "/api/chat":
-            body["messages"] = [{"role": "user", "content": "Say something short."}]
-        else:
-            body["prompt"] = "Say something short."
+
+def ollama_result(stdout):
+    """What an Ollama answer (NDJSON, or one JSON) says, as llm_clients.js prints it."""
+    chunks = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    if not chunks or not chunks[-1].get("done"):
+        return None
+    last = chunks[-1]
+    return {"id": None, "responseModel": last["model"], "finishReasons": [last["done_reason"]],
+            "usage": _usage(last["prompt_eval_count"], last["eval_count"])}
+
+
+def gemini_result(stdout):
+    """What a Gemini generateContent answer says."""
+    answer = json.loads(stdout)
+    u = answer["usageMetadata"]
+    thoughts = u.get("thoughtsTokenCount", 0)
+    return {"id": answer["responseId"], "responseModel": answer["modelVersion"],
+            "finishReasons": [c["finishReason"] for c in answer["candidates"]],
+            "usage": _usage(u["promptTokenCount"], u["candidatesTokenCount"] + thoughts,
+                            u.get("cachedContentTokenCount", 0), thoughts)}
+
+
+class CurlRun(Run):
+    """curl POSTing one JSON body. The URL and headers reach curl as a config on its
+    stdin, so none of them (an API key) is on its command line. --compressed: curl
+    asks for gzip, deflate, br and zstd and decodes them. result(stdout) reads the answer."""
+
+    def __init__(self, name, server, path, body, result, headers=(), **expect):
         service = new_service(name)
-        argv = [agent.require_program("curl"), "-sSk", "--compressed", "-X", "POST", server.url + path,
-                "-H", "Content-Type: application/json", "-H", f"x-fake-client: {service}",
-                "-d", json.dumps(body)]
-        for header in headers:
-            argv += ["-H", header]
-        operation = "chat" if path == "/api/chat" else "text_completion"
-        super().__init__(name, server, argv, 1, operation, "ollama", model, finish=["stop"],
-                         stream=stream, service=service)
+        config = [f"url = {json.dumps(server.url + path)}", "request = POST",
+                  'header = "Content-Type: application/json"', f'header = "x-fake-client: {service}"',
+                  *[f"header = {json.dumps(h)}" for h in headers], f"data = {json.dumps(json.dumps(body))}"]
+        argv = [agent.require_program("curl"), "-sSk", "--compressed", "-K", "-"]
+        super().__init__(name, server, argv, 1, service=service, stdin="\n".join(config) + "\n", **expect)
+        self.result = result
 
-    def run(self, allow_errors=False):
-        result = subprocess.run(self.argv, env=dict(os.environ, OTEL_SERVICE_NAME=self.service),
-                                capture_output=True, text=True, timeout=60)
-        if result.returncode != 0 and not allow_errors:
-            fail(f"curl ({self.name}) exited with {result.returncode}: {result.stderr}")
-        chunks = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-        if not chunks or not chunks[-1].get("done"):
-            fail(f"curl ({self.name}) got no final done:true line: {result.stdout[-500:]}")
-        last = chunks[-1]
-        usage = {"input": last["prompt_eval_count"], "output": last["eval_count"],
-                 "cache_read": 0, "cache_creation": 0, "reasoning": 0}
-        self.lines = [{"sdk": "curl", "call": 1, "ok": True, "id": None, "responseModel": last["model"],
-                       "finishReasons": [last["done_reason"]], "usage": usage, "events": len(chunks)}]
-        return self.lines
+    def parse(self, result):
+        found = self.result(result.stdout) if result.returncode == 0 else None
+        if not found:
+            fail(f"curl ({self.name}) exited with {result.returncode}: {result.stdout[-500:]}{result.stderr}")
+        return [{"sdk": "curl", "call": 1, "ok": True, **found}]
+
+
+def curl_ollama_run(name, server, path, model, stream, headers=()):
+    """curl POSTing to Ollama's /api/chat or /api/generate: NDJSON unless stream is False."""
+    body = {"model": model, "stream": stream}
+    if path == "/api/chat":
+        body["messages"] = [{"role": "user", "content": "Say something short."}]
+    else:
+        body["prompt"] = "Say something short."
+    operation = "chat" if path == "/api/chat" else "text_completion"
+    return CurlRun(name, server, path, body, ollama_result, headers, operation=operation, provider="ollama",
+                   model=model, finish=["stop"])
 
 
 def client_spans(spans, service, port):
@@ -244,27 +275,111 @@ def token_usage(samples, service):
                              gen_ai_token_type=kind) for kind in ("input", "output")}
 
 
-def match_calls(run, spans, calls):
-    """[(span, call)]: by gen_ai.response.id where the API has ids, else in order."""
+def match_calls(spans, calls):
+    """[(span or None, call)]: by gen_ai.response.id where the API has ids, else in order."""
     by_id = {s["attributes"].get("gen_ai.response.id"): s for s in spans}
-    pairs = []
-    for i, call in enumerate(calls):
-        span = by_id.get(call["id"]) if call["id"] else (spans[i] if i < len(spans) else None)
-        pairs.append((span, call))
-    return pairs
+    return [(by_id.get(call["id"]) if call["id"] else (spans[i] if i < len(spans) else None), call)
+            for i, call in enumerate(calls)]
 
 
-def wait_for_spans(spans_path, runs, timeout=20):
-    """Waits until every run has at least its count of client spans; returns them per run."""
-    def groups():
+def _lower(values):
+    return [str(v).lower() for v in values] if isinstance(values, list) else values
+
+
+def span_problems(run, span, call):
+    """What is wrong with the span of one call."""
+    a = span["attributes"]
+    ok = run.error is None
+    want = {"gen_ai.operation.name": run.operation, "gen_ai.provider.name": run.provider,
+            "gen_ai.request.model": run.model, "http.request.method": "POST",
+            "http.response.status_code": call["status"], "url.path": call["path"],
+            "url.scheme": run.server.scheme, "server.address": "127.0.0.1",
+            "server.port": run.server.port, "error.type": run.error, **run.attributes}
+    if ok:
+        want["gen_ai.response.model"] = run.response_model
+        usage = call["usage"]
+        want.update({"gen_ai.usage.input_tokens": usage["input"]})
+        # Counts an API does not report may be absent.
+        for key, kind in (("gen_ai.usage.output_tokens", "output"),
+                          ("gen_ai.usage.cache_read.input_tokens", "cache_read"),
+                          ("gen_ai.usage.cache_creation.input_tokens", "cache_creation")):
+            want[key] = usage[kind] if usage[kind] or key in a else None
+        if call["id"]:
+            want["gen_ai.response.id"] = call["id"]
+    got = {key: a.get(key) for key in want}
+    problems = [f"{key} is {got[key]!r}, wanted {value!r}" for key, value in want.items() if got[key] != value]
+    name = f"{run.operation} {run.model}"
+    status = "STATUS_CODE_ERROR" if run.error else None
+    if (span["name"], span["kind"]) != (name, "SPAN_KIND_CLIENT"):
+        problems.append(f"name and kind are {(span['name'], span['kind'])}, wanted {(name, 'SPAN_KIND_CLIENT')}")
+    if (span["status"]["code"] == "STATUS_CODE_ERROR") != bool(status):
+        problems.append(f"status is {span['status']['code']}, wanted {status or 'not an error'}")
+    finish = a.get("gen_ai.response.finish_reasons")
+    if ok and run.finish is not None and _lower(finish or []) != _lower(run.finish):
+        problems.append(f"gen_ai.response.finish_reasons is {finish!r}, wanted {run.finish!r}")
+    first = a.get("gen_ai.response.time_to_first_chunk")
+    if ok and call["stream"] != (isinstance(first, (int, float)) and 0 < first < span_seconds(span)):
+        problems.append(f"gen_ai.response.time_to_first_chunk is {first!r} for a "
+                        + ("stream: wanted seconds within the span" if call["stream"] else "non-stream call: wanted none"))
+    return problems
+
+
+def run_problems(run, spans, samples):
+    """What the agent got wrong about one run: its spans, call by call, and its
+    service's GenAI metrics."""
+    what = f"{run.name} ({run.service})"
+    problems = []
+    if len(spans) != run.count or any("gen_ai.operation.name" not in s["attributes"] for s in spans):
+        problems.append(f"{what}: {len(spans)} client spans ({[s['name'] for s in spans]}), "
+                        f"wanted {run.count} GenAI spans, one per call")
+    for span, call in match_calls(spans, run.calls):
+        if span is None:
+            problems.append(f"{what}: no span for call {call['seq']} (gen_ai.response.id {call['id']})")
+        else:
+            problems += [f"{what}, call {call['seq']}: {p}" for p in span_problems(run, span, call)]
+    labels = {"service_name": run.service, "gen_ai_operation_name": run.operation,
+              "gen_ai_provider_name": run.provider, "gen_ai_request_model": run.model}
+    if run.error:
+        labels["error_type"] = run.error
+    else:
+        labels["gen_ai_response_model"] = run.response_model
+    counted = metric_sum(samples, "gen_ai_client_operation_duration_seconds_count", **labels)
+    if counted != run.count:
+        problems.append(f"{what}: gen_ai_client_operation_duration_seconds_count{labels} is {counted:g}, "
+                        f"wanted {run.count}")
+    if run.error is None:
+        totals = token_totals(run.calls)
+        got = token_usage(samples, run.service)
+        if got != {kind: totals[kind] for kind in got}:
+            problems.append(f"{what}: gen_ai_client_token_usage_sum per token type is {got}, the fake "
+                            f"server counted {totals}")
+        streams = sum(c["stream"] for c in run.calls)
+        first = metric_sum(samples, "gen_ai_client_operation_time_to_first_chunk_seconds_count",
+                           service_name=run.service)
+        if first != streams:
+            problems.append(f"{what}: gen_ai_client_operation_time_to_first_chunk_seconds_count is "
+                            f"{first:g}, wanted {streams} (one per stream)")
+    return problems
+
+
+def expect_runs(running, spans_path, runs, timeout=20):
+    """Waits until the agent's spans and metrics for every run are as they should
+    be, then fails with every difference if they are not. Returns each run's spans."""
+    def check():
         spans = read_spans(spans_path)
-        return [client_spans(spans, r.service, r.server.port) for r in runs]
+        samples = running.samples()
+        found = [client_spans(spans, r.service, r.server.port) for r in runs]
+        return [p for r, s in zip(runs, found) for p in run_problems(r, s, samples)], found
     try:
-        wait_until(lambda: all(len(g) >= r.count for g, r in zip(groups(), runs)), timeout,
-                   "a span for every call")
+        wait_until(lambda: not check()[0], timeout, "the agent's GenAI spans and metrics", interval=0.25)
     except SystemExit:
-        pass  # the checks below say what is missing
-    return groups()
+        pass  # the list below says what differs
+    problems, found = check()
+    check_problems(problems)
+    for run in runs:
+        print(f"{run.name}: {run.count} spans '{run.operation} {run.model}' from {run.provider}, "
+              f"tokens and metrics as the fake server counted")
+    return found
 
 
 def check_problems(problems):

@@ -85,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view first_line = body.substr(0, body.find('\n'));
   const std::vector<infrared::protocols::http1::Header> headers = {{"x-goog-api-key", "k"}};
   const Gateways gateways{{{"gw.internal:8080", "gateway"}}};
-  if (std::optional<CallShape> shape = DetectCall("POST", first_line, first_line, headers, gateways)) {
+  if (std::optional<CallShape> shape =
+          DetectCall("POST", first_line, first_line, headers, gateways)) {
     Check(!shape->provider.empty() && !shape->operation.empty());
     RefineWithResponse(*shape, headers);
   }

@@ -189,7 +189,7 @@ class FakeLlmServer {
       } catch (err) {
         return Reply(res, 400, 'text/plain', err.message + '\n');
       }
-      this.Answer(req, res, { ...route, path, body, controls, arrival }).catch((err) => {
+      this.Answer(req, res, { ...route, path, body, controls, arrival, socket: req.socket }).catch((err) => {
         process.stderr.write(`fake_llm_server: ${err.stack}\n`);
         res.destroy();
       });
@@ -240,7 +240,13 @@ class FakeLlmServer {
     if (!stream) {
       if (controls.slow) await Sleep(request.arrival + kSlow.firstMs - performance.now());
       const body = Buffer.from(JSON.stringify(shape.Body(plan)));
-      if (controls.cutAfter !== null) return this.CutWhole(res, call, headers, EncodeWhole(body, controls.encoding));
+      if (controls.cutAfter !== null) {
+        const encoded = EncodeWhole(body, controls.encoding);
+        res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': encoded.length });
+        res.write(encoded.subarray(0, encoded.length >> 1));
+        call.chunks = 1;
+        return Cut(request.socket, call);
+      }
       call.firstChunkMs = call.lastChunkMs = performance.now() - request.arrival;
       await SendWhole(res, 200, 'application/json', headers, body, controls.encoding);
       return delivered();
@@ -253,7 +259,7 @@ class FakeLlmServer {
     res.flushHeaders();
     const encoder = StreamEncoder(res, controls.encoding);
     for (let i = 0; i < writes.length; i++) {
-      if (controls.cutAfter !== null && i === controls.cutAfter) return this.Cut(res, call);
+      if (controls.cutAfter !== null && i === controls.cutAfter) return Cut(request.socket, call);
       await Sleep(request.arrival + (controls.slow ? kSlow.firstMs + kSlow.gapMs * i : kGap * i) - performance.now());
       await encoder.Write(writes[i]);
       call.lastChunkMs = performance.now() - request.arrival;
@@ -263,20 +269,13 @@ class FakeLlmServer {
     await encoder.End();
     return delivered();
   }
+}
 
-  // The socket is destroyed with no end to the body: no last chunk, no TLS close_notify.
-  async Cut(res, call) {
-    call.cut = true;
-    await Sleep(30);
-    res.socket.destroy();
-  }
-
-  async CutWhole(res, call, headers, encoded) {
-    res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': encoded.length });
-    res.write(encoded.subarray(0, encoded.length >> 1));
-    call.chunks = 1;
-    return this.Cut(res, call);
-  }
+// The socket is destroyed with no end to the body: no last chunk, no TLS close_notify.
+async function Cut(socket, call) {
+  call.cut = true;
+  await Sleep(30);
+  socket.destroy();
 }
 
 function SendWhole(res, status, contentType, headers, body, encoding) {

@@ -5,6 +5,9 @@
 //        [--header NAME:VALUE]... [--max-tokens N] [--temperature T] [--top-p P]
 //        [--allow-errors]
 //
+// The API key is --api-key, else $OPENAI_API_KEY, $ANTHROPIC_API_KEY or
+// $GEMINI_API_KEY as the SDK would read it, else a dummy.
+//
 // SDK is openai-chat, openai-responses, openai-completions, openai-embeddings (the
 // openai package, BASE_URL + /v1), anthropic (@anthropic-ai/sdk) or gemini
 // (@google/genai, generateContent; with --stream generateContentStream). BASE_URL is
@@ -172,10 +175,9 @@ const kClients = {
   gemini: (base, options) => new (require('@google/genai').GoogleGenAI)({ apiKey: options.apiKey, httpOptions: { baseUrl: base, headers: options.headers, timeout: 30000 } }),
 };
 
-const kDefaultKeys = {
-  anthropic: 'sk-ant-test-SECRET-default-0000',
-  gemini: 'AIza-test-SECRET-default-0000',
-};
+// Without --api-key, the key comes from the SDK's usual environment variable (so it is
+// not on the command line), else a dummy.
+const kKeyVariables = { anthropic: 'ANTHROPIC_API_KEY', gemini: 'GEMINI_API_KEY' };
 
 function ErrorLine(err) {
   const status = err.status ?? err.code ?? null;
@@ -210,7 +212,7 @@ function ParseCommandLine(argv) {
     if (colon <= 0) throw new Error(`--header wants NAME:VALUE, got "${header}"`);
     headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
   }
-  const apiKey = values['api-key'] || kDefaultKeys[sdk] || 'sk-test-SECRET-default-0000';
+  const apiKey = values['api-key'] || process.env[kKeyVariables[sdk] || 'OPENAI_API_KEY'] || 'sk-test-dummy-0000';
   return { sdk, base: base.replace(/\/+$/, ''), model, count: Number(count), options: { ...values, headers, apiKey } };
 }
 
