@@ -3,8 +3,8 @@ Anthropic, Gemini and Ollama with known token counts, which lists every call it
 answered at GET /_calls) and unmodified clients of it: the official node SDKs
 (tests/peers/llm_clients.js), Python httpx and curl. Each client runs as its own
 process under a service name of its own, which the fake server records too (header
-x-fake-client), so a test matches the agent's spans and metrics to the server's
-numbers call by call."""
+x-fake-client), so a test can match the agent's spans and metrics to the server's
+numbers call by call (genai_expect.py)."""
 import json
 import os
 import ssl
@@ -13,8 +13,7 @@ import urllib.request
 import uuid
 
 import agent
-from agent import fail, wait_until
-from http_peers import read_spans, span_seconds
+from agent import fail
 
 PEERS = os.path.join(agent.REPO, "tests", "peers")
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation", "reasoning")
@@ -169,12 +168,12 @@ class Run:
                  f"{result.stderr[-2000:]}; wanted {self.count} calls that "
                  + ("succeed" if self.error is None else "fail"))
         self.calls = self.server.calls(self.service)
-        got = [(c["usage"], c["id"]) for c in self.calls]
-        wanted = [(line["usage"], line.get("id")) for line in self.lines]
-        if self.error is None and got != wanted:
-            fail(f"{self.name}: the fake server's calls (usage, id) {got} differ from the client's {wanted}")
         if len(self.calls) != self.count:
             fail(f"{self.name}: the fake server saw {len(self.calls)} calls, not {self.count}")
+        got = [(c["usage"], c["id"]) for c in self.calls]
+        wanted = [(line.get("usage"), line.get("id")) for line in self.lines]
+        if self.error is None and got != wanted:
+            fail(f"{self.name}: the fake server's calls (usage, id) {got} differ from the client's {wanted}")
         outcome = (f"usage {token_totals(self.calls)}" if self.error is None
                    else f"failed as planned: {[line.get('error') for line in self.lines]}")
         print(f"{self.name}: {self.count} calls, {outcome}, Content-Encoding "
@@ -255,133 +254,3 @@ def curl_ollama_run(name, server, path, model, stream, headers=()):
     operation = "chat" if path == "/api/chat" else "text_completion"
     return CurlRun(name, server, path, body, ollama_result, headers, operation=operation, provider="ollama",
                    model=model, finish=["stop"])
-
-
-def client_spans(spans, service, port):
-    """The client spans one process made to one port."""
-    return [s for s in spans if s["kind"] == "SPAN_KIND_CLIENT"
-            and s["resource"].get("service.name") == service
-            and s["attributes"].get("server.port") == port]
-
-
-def metric_sum(samples, name, **labels):
-    return sum(v for n, found, v in samples
-               if n == name and all(found.get(k) == want for k, want in labels.items()))
-
-
-def token_usage(samples, service):
-    """{input, output}: the _sum of gen_ai_client_token_usage for a service, per token type."""
-    return {kind: metric_sum(samples, "gen_ai_client_token_usage_sum", service_name=service,
-                             gen_ai_token_type=kind) for kind in ("input", "output")}
-
-
-def match_calls(spans, calls):
-    """[(span or None, call)]: by gen_ai.response.id where the API has ids, else in order."""
-    by_id = {s["attributes"].get("gen_ai.response.id"): s for s in spans}
-    return [(by_id.get(call["id"]) if call["id"] else (spans[i] if i < len(spans) else None), call)
-            for i, call in enumerate(calls)]
-
-
-def _lower(values):
-    return [str(v).lower() for v in values] if isinstance(values, list) else values
-
-
-def span_problems(run, span, call):
-    """What is wrong with the span of one call."""
-    a = span["attributes"]
-    ok = run.error is None
-    want = {"gen_ai.operation.name": run.operation, "gen_ai.provider.name": run.provider,
-            "gen_ai.request.model": run.model, "http.request.method": "POST",
-            "http.response.status_code": call["status"], "url.path": call["path"],
-            "url.scheme": run.server.scheme, "server.address": "127.0.0.1",
-            "server.port": run.server.port, "error.type": run.error, **run.attributes}
-    if ok:
-        want["gen_ai.response.model"] = run.response_model
-        usage = call["usage"]
-        want.update({"gen_ai.usage.input_tokens": usage["input"]})
-        # Counts an API does not report may be absent.
-        for key, kind in (("gen_ai.usage.output_tokens", "output"),
-                          ("gen_ai.usage.cache_read.input_tokens", "cache_read"),
-                          ("gen_ai.usage.cache_creation.input_tokens", "cache_creation")):
-            want[key] = usage[kind] if usage[kind] or key in a else None
-        if call["id"]:
-            want["gen_ai.response.id"] = call["id"]
-    got = {key: a.get(key) for key in want}
-    problems = [f"{key} is {got[key]!r}, wanted {value!r}" for key, value in want.items() if got[key] != value]
-    name = f"{run.operation} {run.model}"
-    status = "STATUS_CODE_ERROR" if run.error else None
-    if (span["name"], span["kind"]) != (name, "SPAN_KIND_CLIENT"):
-        problems.append(f"name and kind are {(span['name'], span['kind'])}, wanted {(name, 'SPAN_KIND_CLIENT')}")
-    if (span["status"]["code"] == "STATUS_CODE_ERROR") != bool(status):
-        problems.append(f"status is {span['status']['code']}, wanted {status or 'not an error'}")
-    finish = a.get("gen_ai.response.finish_reasons")
-    if ok and run.finish is not None and _lower(finish or []) != _lower(run.finish):
-        problems.append(f"gen_ai.response.finish_reasons is {finish!r}, wanted {run.finish!r}")
-    first = a.get("gen_ai.response.time_to_first_chunk")
-    if ok and call["stream"] != (isinstance(first, (int, float)) and 0 < first < span_seconds(span)):
-        problems.append(f"gen_ai.response.time_to_first_chunk is {first!r} for a "
-                        + ("stream: wanted seconds within the span" if call["stream"] else "non-stream call: wanted none"))
-    return problems
-
-
-def run_problems(run, spans, samples):
-    """What the agent got wrong about one run: its spans, call by call, and its
-    service's GenAI metrics."""
-    what = f"{run.name} ({run.service})"
-    problems = []
-    if len(spans) != run.count or any("gen_ai.operation.name" not in s["attributes"] for s in spans):
-        problems.append(f"{what}: {len(spans)} client spans ({[s['name'] for s in spans]}), "
-                        f"wanted {run.count} GenAI spans, one per call")
-    for span, call in match_calls(spans, run.calls):
-        if span is None:
-            problems.append(f"{what}: no span for call {call['seq']} (gen_ai.response.id {call['id']})")
-        else:
-            problems += [f"{what}, call {call['seq']}: {p}" for p in span_problems(run, span, call)]
-    labels = {"service_name": run.service, "gen_ai_operation_name": run.operation,
-              "gen_ai_provider_name": run.provider, "gen_ai_request_model": run.model}
-    if run.error:
-        labels["error_type"] = run.error
-    else:
-        labels["gen_ai_response_model"] = run.response_model
-    counted = metric_sum(samples, "gen_ai_client_operation_duration_seconds_count", **labels)
-    if counted != run.count:
-        problems.append(f"{what}: gen_ai_client_operation_duration_seconds_count{labels} is {counted:g}, "
-                        f"wanted {run.count}")
-    if run.error is None:
-        totals = token_totals(run.calls)
-        got = token_usage(samples, run.service)
-        if got != {kind: totals[kind] for kind in got}:
-            problems.append(f"{what}: gen_ai_client_token_usage_sum per token type is {got}, the fake "
-                            f"server counted {totals}")
-        streams = sum(c["stream"] for c in run.calls)
-        first = metric_sum(samples, "gen_ai_client_operation_time_to_first_chunk_seconds_count",
-                           service_name=run.service)
-        if first != streams:
-            problems.append(f"{what}: gen_ai_client_operation_time_to_first_chunk_seconds_count is "
-                            f"{first:g}, wanted {streams} (one per stream)")
-    return problems
-
-
-def expect_runs(running, spans_path, runs, timeout=20):
-    """Waits until the agent's spans and metrics for every run are as they should
-    be, then fails with every difference if they are not. Returns each run's spans."""
-    def check():
-        spans = read_spans(spans_path)
-        samples = running.samples()
-        found = [client_spans(spans, r.service, r.server.port) for r in runs]
-        return [p for r, s in zip(runs, found) for p in run_problems(r, s, samples)], found
-    try:
-        wait_until(lambda: not check()[0], timeout, "the agent's GenAI spans and metrics", interval=0.25)
-    except SystemExit:
-        pass  # the list below says what differs
-    problems, found = check()
-    check_problems(problems)
-    for run in runs:
-        print(f"{run.name}: {run.count} spans '{run.operation} {run.model}' from {run.provider}, "
-              f"tokens and metrics as the fake server counted")
-    return found
-
-
-def check_problems(problems):
-    if problems:
-        fail("the agent's GenAI telemetry differs from what was sent:\n  " + "\n  ".join(problems))

@@ -20,13 +20,8 @@ streams only; one sample per call in gen_ai_client_operation_duration_seconds, a
 per token type (input, output) the _sum of gen_ai_client_token_usage for the
 client's service equal to the fake server's total for it, exactly.
 """
-import os
-import tempfile
-
-import agent
-from agent import Agent
-from llm_peers import FakeLlmServer, curl_ollama_run, expect_runs, httpx_run, sdk_run
-from tls_peers import Certificate
+from genai_expect import llm_setup, run_and_expect
+from llm_peers import curl_ollama_run, httpx_run, sdk_run
 
 OPENAI = {"provider": "openai_compatible"}
 
@@ -82,16 +77,8 @@ def plain_runs(server):
 
 
 def main():
-    agent.require_bpf()
-    with tempfile.TemporaryDirectory() as directory:
-        spans_path = os.path.join(directory, "spans.jsonl")
-        certificate = Certificate(os.path.join(directory, "tls"))
-        with FakeLlmServer(certificate) as tls, FakeLlmServer() as plain, \
-                Agent("--spans.output", spans_path, "--capture.executables", "node,python3,curl") as running:
-            runs = tls_runs(tls) + plain_runs(plain)
-            for run in runs:
-                run.run()
-            expect_runs(running, spans_path, runs)
+    with llm_setup(executables="node,python3,curl") as setup:
+        run_and_expect(setup, tls_runs(setup.tls) + plain_runs(setup.plain))
     print("1 passed, 0 failed")
 
 

@@ -12,7 +12,8 @@
 // and GET /_calls[?client=TAG]: every call answered, as a JSON list of
 //   {seq, client, acceptEncoding, api, path, model, responseModel, stream, status, encoding, errorType,
 //    cut, delivered, id, finishReason, usage, chunks, firstChunkMs, lastChunkMs}
-// where errorType is the type the error body names (null for a bare status) and
+// where id is the response's id (null for an error answer or an API without ids),
+// errorType the type the error body names (null for a bare status) and
 // usage is {input, output, cache_read, cache_creation, reasoning} counted as the
 // semantic conventions do (input includes both cache counts, output includes
 // reasoning), all zero unless the whole answer was sent. client is the request's
@@ -232,7 +233,7 @@ class FakeLlmServer {
     if (controls.encoding !== 'identity') headers['Content-Encoding'] = controls.encoding;
     if (controls.error) {
       const error = ErrorReply(api, controls.error, headers['x-request-id']);
-      Object.assign(call, { status: error.status, errorType: error.type });
+      Object.assign(call, { status: error.status, errorType: error.type, id: null });
       return SendWhole(res, error.status, error.contentType, headers, Buffer.from(error.body), controls.encoding);
     }
     const shape = kShapes[api];
@@ -284,19 +285,12 @@ function SendWhole(res, status, contentType, headers, body, encoding) {
   return new Promise((resolve) => res.end(encoded, resolve));
 }
 
-function Reply(res, status, contentType, body) {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
+function Reply(res, status, contentType, text) {
+  return SendWhole(res, status, contentType, {}, Buffer.from(text), 'identity');
 }
 
 function Main() {
-  let options;
-  try {
-    options = ParseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`fake_llm_server: ${err.message}\n`);
-    process.exit(2);
-  }
+  const options = ParseOptions(process.argv.slice(2));
   const fake = new FakeLlmServer();
   const handler = (req, res) => fake.Handle(req, res);
   const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
@@ -310,6 +304,13 @@ function Main() {
   });
 }
 
-if (require.main === module) Main();
+if (require.main === module) {
+  try {
+    Main();
+  } catch (err) {
+    process.stderr.write(`fake_llm_server: ${err.message}\n`);
+    process.exit(2);
+  }
+}
 
 module.exports = { ParseControls, Negotiate, Route };

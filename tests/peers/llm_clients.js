@@ -217,14 +217,7 @@ function ParseCommandLine(argv) {
 }
 
 async function Main() {
-  let args;
-  try {
-    args = ParseCommandLine(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`llm_clients: ${err.message}\n`);
-    process.exit(2);
-  }
-  const { sdk, base, model, count, options } = args;
+  const { sdk, base, model, count, options } = ParseCommandLine(process.argv.slice(2));
   const client = kClients[sdk](base, options);
   let failed = 0;
   for (let call = 1; call <= count; call++) {
@@ -240,4 +233,8 @@ async function Main() {
   process.exitCode = failed && !options['allow-errors'] ? 1 : 0;
 }
 
-Main();
+// Only a bad command line throws this far: each call's failure is a line of output.
+Main().catch((err) => {
+  process.stderr.write(`llm_clients: ${err.message}\n`);
+  process.exit(2);
+});

@@ -68,12 +68,43 @@ std::string_view NextLine(std::string_view& text) {
   return line;
 }
 
+namespace {
+
+// Query parameters that carry credentials (Gemini's ?key=, OAuth's
+// access_token) get the header treatment: their value is never stored.
+std::string RedactQuery(std::string_view target) {
+  const std::size_t query = target.find('?');
+  if (query == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, query + 1));
+  std::string_view rest = target.substr(query + 1);
+  while (true) {
+    const std::size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const std::string_view name = pair.substr(0, pair.find('='));
+    bool secret = false;
+    for (std::string_view key : {"key", "api_key", "apikey", "api-key", "access_token", "token"}) {
+      secret = secret || EqualsIgnoreCase(name, key);
+    }
+    if (secret && name.size() < pair.size()) {
+      out.append(name).append("=").append(kRedacted);
+    } else {
+      out.append(pair);
+    }
+    if (amp == std::string_view::npos) break;
+    out.push_back('&');
+    rest = rest.substr(amp + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
 void ParseRequestLine(std::string_view line, Request& request) {
   const std::size_t method_end = line.find(' ');
   const std::size_t target_end = line.find(' ', method_end + 1);
   request.method = std::string(line.substr(0, method_end));
   if (method_end != std::string_view::npos && target_end != std::string_view::npos) {
-    request.target = std::string(line.substr(method_end + 1, target_end - method_end - 1));
+    request.target = RedactQuery(line.substr(method_end + 1, target_end - method_end - 1));
     request.version_minor = VersionMinor(line.substr(target_end + 1));
   }
 }

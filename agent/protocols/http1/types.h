@@ -105,7 +105,8 @@ inline std::string_view FindHeader(const std::vector<Header>& headers, std::stri
 // True for headers whose values are credentials and must never be kept.
 inline bool IsSensitiveHeader(std::string_view name) {
   for (std::string_view secret :
-       {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}) {
+       {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key",
+        "x-goog-api-key"}) {
     if (EqualsIgnoreCase(name, secret)) return true;
   }
   return false;

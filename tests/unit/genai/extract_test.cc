@@ -54,6 +54,7 @@ const std::string kLongMessages = R"("messages":[{"role":"system","content":"You
                                   R"({"role":"user","content":")" +
                                   std::string(3000, 'x') + R"("}])";
 
+// clang-format off
 INSTANTIATE_TEST_SUITE_P(
     Table, ParseRequestTest,
     ::testing::Values(
@@ -128,24 +129,22 @@ INSTANTIATE_TEST_SUITE_P(
                     R"({"model":"llama3.2","prompt":"Why is the sky blue?","stream":false,)"
                     R"("options":{"num_predict":-1}})",
                     false, "llama3.2", false, kNone, kNone, kNone},
-        RequestCase{"ollama_embed", Api::kOllamaEmbed,
-                    R"({"model":"all-minilm","input":["a","b"]})", false, "all-minilm", false,
-                    kNone, kNone, kNone},
+        RequestCase{"ollama_embed", Api::kOllamaEmbed, R"({"model":"all-minilm","input":["a","b"]})",
+                    false, "all-minilm", false, kNone, kNone, kNone},
         RequestCase{"hostile_types", Api::kOpenAiChatCompletions,
                     R"({"model":42,"stream":"yes","max_tokens":-1,"temperature":"hot",)"
                     R"("top_p":null})",
                     false, "", false, kNone, kNone, kNone},
         RequestCase{"huge_max_tokens", Api::kAnthropicMessages,
-                    R"({"model":"m","max_tokens":99999999999999999999,"temperature":1e400})", false,
-                    "m", false, kNone, kNone, kNone},
-        RequestCase{"not_json", Api::kOpenAiChatCompletions, "hello there", false, "", false, kNone,
-                    kNone, kNone},
+                    R"({"model":"m","max_tokens":99999999999999999999,"temperature":1e400})",
+                    false, "m", false, kNone, kNone, kNone},
+        RequestCase{"not_json", Api::kOpenAiChatCompletions, "hello there", false, "", false,
+                    kNone, kNone, kNone},
         RequestCase{"empty", Api::kOllamaChat, "", true, "", true, kNone, kNone, kNone},
         RequestCase{"array_body", Api::kOpenAiChatCompletions, R"([{"model":"x"}])", false, "",
                     false, kNone, kNone, kNone}),
-    [](const ::testing::TestParamInfo<RequestCase>& param) {
-      return std::string(param.param.name);
-    });
+    [](const auto& param) { return std::string(param.param.name); });
+// clang-format on
 
 TEST(ParseRequestCaptureTest, InputIsTheRawMessagesText) {
   const std::string messages = R"([{"role":"user","content":"Hi \"there\""}])";
@@ -210,13 +209,12 @@ TEST_P(ParseResponseTest, Facts) {
 
 constexpr const char* kNoUsage = "in=- out=- cache_read=- cache_creation=- reasoning=-";
 
+// clang-format off
 INSTANTIATE_TEST_SUITE_P(
     Table, ParseResponseTest,
     ::testing::Values(
         ResponseCase{
-            "openai_chat",
-            Api::kOpenAiChatCompletions,
-            200,
+            "openai_chat", Api::kOpenAiChatCompletions, 200,
             R"({"id":"chatcmpl-abc123","object":"chat.completion","created":1741569952,)"
             R"("model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant",)"
             R"("content":"Hello!","refusal":null},"logprobs":null,"finish_reason":"stop"}],)"
@@ -224,49 +222,28 @@ INSTANTIATE_TEST_SUITE_P(
             R"("prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},)"
             R"("completion_tokens_details":{"reasoning_tokens":192,"audio_tokens":0}},)"
             R"("service_tier":"default"})",
-            "chatcmpl-abc123",
-            "gpt-4o-2024-08-06",
-            {"stop"},
-            "in=2006 out=300 cache_read=1920 cache_creation=- reasoning=192",
-            ""},
-        ResponseCase{"openai_chat_two_choices",
-                     Api::kOpenAiChatCompletions,
-                     200,
+            "chatcmpl-abc123", "gpt-4o-2024-08-06", {"stop"},
+            "in=2006 out=300 cache_read=1920 cache_creation=- reasoning=192", ""},
+        ResponseCase{"openai_chat_two_choices", Api::kOpenAiChatCompletions, 200,
                      R"({"id":"c2","model":"gpt-4o","choices":[{"index":0,"finish_reason":"stop"},)"
                      R"({"index":1,"finish_reason":"length"}],"usage":{"prompt_tokens":9,)"
                      R"("completion_tokens":40}})",
-                     "c2",
-                     "gpt-4o",
-                     {"stop", "length"},
-                     "in=9 out=40 cache_read=- cache_creation=- reasoning=-",
-                     ""},
-        ResponseCase{"deepseek_cache_hits",
-                     Api::kOpenAiChatCompletions,
-                     200,
+                     "c2", "gpt-4o", {"stop", "length"},
+                     "in=9 out=40 cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"deepseek_cache_hits", Api::kOpenAiChatCompletions, 200,
                      R"({"id":"d1","model":"deepseek-chat","choices":[{"finish_reason":"stop"}],)"
                      R"("usage":{"prompt_tokens":120,"completion_tokens":8,)"
                      R"("prompt_cache_hit_tokens":64,"prompt_cache_miss_tokens":56}})",
-                     "d1",
-                     "deepseek-chat",
-                     {"stop"},
-                     "in=120 out=8 cache_read=64 cache_creation=- reasoning=-",
-                     ""},
-        ResponseCase{
-            "openai_completions",
-            Api::kOpenAiCompletions,
-            200,
-            R"({"id":"cmpl-7","object":"text_completion","model":"gpt-3.5-turbo-instruct",)"
-            R"("choices":[{"text":" there","index":0,"logprobs":null,)"
-            R"("finish_reason":"length"}],"usage":{"prompt_tokens":5,)"
-            R"("completion_tokens":7,"total_tokens":12}})",
-            "cmpl-7",
-            "gpt-3.5-turbo-instruct",
-            {"length"},
-            "in=5 out=7 cache_read=- cache_creation=- reasoning=-",
-            ""},
-        ResponseCase{"openai_responses",
-                     Api::kOpenAiResponses,
-                     200,
+                     "d1", "deepseek-chat", {"stop"},
+                     "in=120 out=8 cache_read=64 cache_creation=- reasoning=-", ""},
+        ResponseCase{"openai_completions", Api::kOpenAiCompletions, 200,
+                     R"({"id":"cmpl-7","object":"text_completion","model":"gpt-3.5-turbo-instruct",)"
+                     R"("choices":[{"text":" there","index":0,"logprobs":null,)"
+                     R"("finish_reason":"length"}],"usage":{"prompt_tokens":5,)"
+                     R"("completion_tokens":7,"total_tokens":12}})",
+                     "cmpl-7", "gpt-3.5-turbo-instruct", {"length"},
+                     "in=5 out=7 cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"openai_responses", Api::kOpenAiResponses, 200,
                      R"({"id":"resp_67cc","object":"response","created_at":1741476542,)"
                      R"("status":"completed","error":null,"incomplete_details":null,)"
                      R"("model":"gpt-4.1-2025-04-14","output":[{"type":"message","id":"msg_1",)"
@@ -275,256 +252,115 @@ INSTANTIATE_TEST_SUITE_P(
                      R"("usage":{"input_tokens":36,"input_tokens_details":{"cached_tokens":12},)"
                      R"("output_tokens":87,"output_tokens_details":{"reasoning_tokens":20},)"
                      R"("total_tokens":123}})",
-                     "resp_67cc",
-                     "gpt-4.1-2025-04-14",
-                     {"completed"},
-                     "in=36 out=87 cache_read=12 cache_creation=- reasoning=20",
-                     ""},
-        ResponseCase{"openai_responses_incomplete",
-                     Api::kOpenAiResponses,
-                     200,
+                     "resp_67cc", "gpt-4.1-2025-04-14", {"completed"},
+                     "in=36 out=87 cache_read=12 cache_creation=- reasoning=20", ""},
+        ResponseCase{"openai_responses_incomplete", Api::kOpenAiResponses, 200,
                      R"({"id":"resp_2","status":"incomplete","model":"o4-mini",)"
                      R"("incomplete_details":{"reason":"max_output_tokens"},"output":[]})",
-                     "resp_2",
-                     "o4-mini",
-                     {"max_output_tokens"},
-                     kNoUsage,
-                     ""},
-        ResponseCase{"openai_embeddings",
-                     Api::kOpenAiEmbeddings,
-                     200,
+                     "resp_2", "o4-mini", {"max_output_tokens"}, kNoUsage, ""},
+        ResponseCase{"openai_embeddings", Api::kOpenAiEmbeddings, 200,
                      R"({"object":"list","data":[{"object":"embedding","index":0,)"
                      R"("embedding":[0.0023064255,-0.009327292]}],)"
                      R"("model":"text-embedding-3-small","usage":{"prompt_tokens":8,)"
                      R"("total_tokens":8}})",
-                     "",
-                     "text-embedding-3-small",
-                     {},
-                     "in=8 out=- cache_read=- cache_creation=- reasoning=-",
-                     ""},
-        ResponseCase{"embeddings_total_only",
-                     Api::kOpenAiEmbeddings,
-                     200,
-                     R"({"model":"e5","usage":{"total_tokens":11}})",
-                     "",
-                     "e5",
-                     {},
-                     "in=11 out=- cache_read=- cache_creation=- reasoning=-",
-                     ""},
-        ResponseCase{"openai_quota",
-                     Api::kOpenAiChatCompletions,
-                     429,
+                     "", "text-embedding-3-small", {},
+                     "in=8 out=- cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"embeddings_total_only", Api::kOpenAiEmbeddings, 200,
+                     R"({"model":"e5","usage":{"total_tokens":11}})", "", "e5", {},
+                     "in=11 out=- cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"openai_quota", Api::kOpenAiChatCompletions, 429,
                      R"({"error":{"message":"You exceeded your current quota.",)"
                      R"("type":"insufficient_quota","param":null,"code":"insufficient_quota"}})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     "insufficient_quota"},
-        ResponseCase{"openai_code_only",
-                     Api::kOpenAiChatCompletions,
-                     404,
+                     "", "", {}, kNoUsage, "insufficient_quota"},
+        ResponseCase{"openai_code_only", Api::kOpenAiChatCompletions, 404,
                      R"({"error":{"message":"The model does not exist","type":null,)"
                      R"("code":"model_not_found"}})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     "model_not_found"},
-        ResponseCase{"error_object_in_200",
-                     Api::kOpenAiChatCompletions,
-                     200,
-                     R"({"error":{"message":"Upstream failed","code":502}})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
+                     "", "", {}, kNoUsage, "model_not_found"},
+        ResponseCase{"error_object_in_200", Api::kOpenAiChatCompletions, 200,
+                     R"({"error":{"message":"Upstream failed","code":502}})", "", "", {}, kNoUsage,
                      "502"},
-        ResponseCase{"html_error_page",
-                     Api::kOpenAiChatCompletions,
-                     502,
-                     "<html><body>Bad Gateway</body></html>",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     "502"},
-        ResponseCase{
-            "anthropic",
-            Api::kAnthropicMessages,
-            200,
-            R"({"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant",)"
-            R"("model":"claude-opus-4-1-20250805","content":[{"type":"text","text":"Hi!"}],)"
-            R"("stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":21,)"
-            R"("cache_creation_input_tokens":188,"cache_read_input_tokens":1800,)"
-            R"("output_tokens":393,"service_tier":"standard"}})",
-            "msg_01XFDUDYJgAACzvnptvVoYEL",
-            "claude-opus-4-1-20250805",
-            {"end_turn"},
-            "in=2009 out=393 cache_read=1800 cache_creation=188 reasoning=-",
-            ""},
-        ResponseCase{
-            "anthropic_overloaded",
-            Api::kAnthropicMessages,
-            529,
-            R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},)"
-            R"("request_id":"req_011"})",
-            "",
-            "",
-            {},
-            kNoUsage,
-            "overloaded_error"},
-        ResponseCase{"anthropic_rate_limit",
-                     Api::kAnthropicMessages,
-                     429,
-                     R"({"type":"error","error":{"type":"rate_limit_error","message":"slow"}})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     "rate_limit_error"},
-        ResponseCase{
-            "gemini",
-            Api::kGeminiGenerate,
-            200,
-            R"({"candidates":[{"content":{"parts":[{"text":"Blue."}],"role":"model"},)"
-            R"("finishReason":"STOP","avgLogprobs":-0.12}],"usageMetadata":)"
-            R"({"promptTokenCount":4000,"candidatesTokenCount":150,"totalTokenCount":4400,)"
-            R"("cachedContentTokenCount":3000,"thoughtsTokenCount":250,)"
-            R"("promptTokensDetails":[{"modality":"TEXT","tokenCount":4000}]},)"
-            R"("modelVersion":"gemini-2.5-pro","responseId":"mQ5oaL3vC"})",
-            "mQ5oaL3vC",
-            "gemini-2.5-pro",
-            {"STOP"},
-            "in=4000 out=400 cache_read=3000 cache_creation=- reasoning=250",
-            ""},
-        ResponseCase{
-            "gemini_blocked",
-            Api::kGeminiGenerate,
-            200,
-            R"({"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":)"
-            R"({"promptTokenCount":7,"totalTokenCount":7},"modelVersion":"gemini-2.0-flash"})",
-            "",
-            "gemini-2.0-flash",
-            {"SAFETY"},
-            "in=7 out=- cache_read=- cache_creation=- reasoning=-",
-            ""},
-        ResponseCase{"gemini_exhausted",
-                     Api::kGeminiGenerate,
-                     429,
+        ResponseCase{"html_error_page", Api::kOpenAiChatCompletions, 502,
+                     "<html><body>Bad Gateway</body></html>", "", "", {}, kNoUsage, "502"},
+        ResponseCase{"anthropic", Api::kAnthropicMessages, 200,
+                     R"({"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant",)"
+                     R"("model":"claude-opus-4-1-20250805","content":[{"type":"text","text":"Hi!"}],)"
+                     R"("stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":21,)"
+                     R"("cache_creation_input_tokens":188,"cache_read_input_tokens":1800,)"
+                     R"("output_tokens":393,"service_tier":"standard"}})",
+                     "msg_01XFDUDYJgAACzvnptvVoYEL", "claude-opus-4-1-20250805", {"end_turn"},
+                     "in=2009 out=393 cache_read=1800 cache_creation=188 reasoning=-", ""},
+        ResponseCase{"anthropic_overloaded", Api::kAnthropicMessages, 529,
+                     R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},)"
+                     R"("request_id":"req_011"})",
+                     "", "", {}, kNoUsage, "overloaded_error"},
+        ResponseCase{"anthropic_rate_limit", Api::kAnthropicMessages, 429,
+                     R"({"type":"error","error":{"type":"rate_limit_error","message":"slow"}})", "",
+                     "", {}, kNoUsage, "rate_limit_error"},
+        ResponseCase{"gemini", Api::kGeminiGenerate, 200,
+                     R"({"candidates":[{"content":{"parts":[{"text":"Blue."}],"role":"model"},)"
+                     R"("finishReason":"STOP","avgLogprobs":-0.12}],"usageMetadata":)"
+                     R"({"promptTokenCount":4000,"candidatesTokenCount":150,"totalTokenCount":4400,)"
+                     R"("cachedContentTokenCount":3000,"thoughtsTokenCount":250,)"
+                     R"("promptTokensDetails":[{"modality":"TEXT","tokenCount":4000}]},)"
+                     R"("modelVersion":"gemini-2.5-pro","responseId":"mQ5oaL3vC"})",
+                     "mQ5oaL3vC", "gemini-2.5-pro", {"STOP"},
+                     "in=4000 out=400 cache_read=3000 cache_creation=- reasoning=250", ""},
+        ResponseCase{"gemini_blocked", Api::kGeminiGenerate, 200,
+                     R"({"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":)"
+                     R"({"promptTokenCount":7,"totalTokenCount":7},"modelVersion":"gemini-2.0-flash"})",
+                     "", "gemini-2.0-flash", {"SAFETY"},
+                     "in=7 out=- cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"gemini_exhausted", Api::kGeminiGenerate, 429,
                      R"({"error":{"code":429,"message":"Resource has been exhausted",)"
                      R"("status":"RESOURCE_EXHAUSTED"}})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     "RESOURCE_EXHAUSTED"},
-        ResponseCase{"gemini_embed",
-                     Api::kGeminiEmbed,
-                     200,
-                     R"({"embedding":{"values":[0.013168523,-0.008711704]}})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     ""},
-        ResponseCase{"ollama_chat",
-                     Api::kOllamaChat,
-                     200,
+                     "", "", {}, kNoUsage, "RESOURCE_EXHAUSTED"},
+        ResponseCase{"gemini_embed", Api::kGeminiEmbed, 200,
+                     R"({"embedding":{"values":[0.013168523,-0.008711704]}})", "", "", {},
+                     kNoUsage, ""},
+        ResponseCase{"ollama_chat", Api::kOllamaChat, 200,
                      R"({"model":"llama3.2","created_at":"2023-12-12T14:13:43.416799Z",)"
                      R"("message":{"role":"assistant","content":"Hello!"},"done":true,)"
                      R"("done_reason":"stop","total_duration":5191566416,"load_duration":2154458,)"
                      R"("prompt_eval_count":26,"prompt_eval_duration":383809000,)"
                      R"("eval_count":298,"eval_duration":4799921000})",
-                     "",
-                     "llama3.2",
-                     {"stop"},
-                     "in=26 out=298 cache_read=- cache_creation=- reasoning=-",
-                     ""},
-        ResponseCase{"ollama_generate",
-                     Api::kOllamaGenerate,
-                     200,
+                     "", "llama3.2", {"stop"},
+                     "in=26 out=298 cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"ollama_generate", Api::kOllamaGenerate, 200,
                      R"({"model":"llama3.2","response":"The sky is blue.","done":true,)"
                      R"("done_reason":"length","prompt_eval_count":15,"eval_count":128})",
-                     "",
-                     "llama3.2",
-                     {"length"},
-                     "in=15 out=128 cache_read=- cache_creation=- reasoning=-",
-                     ""},
-        ResponseCase{"ollama_embed",
-                     Api::kOllamaEmbed,
-                     200,
+                     "", "llama3.2", {"length"},
+                     "in=15 out=128 cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"ollama_embed", Api::kOllamaEmbed, 200,
                      R"({"model":"all-minilm","embeddings":[[0.010071029,-0.0017594862]],)"
                      R"("total_duration":14143917,"load_duration":1019500,"prompt_eval_count":8})",
-                     "",
-                     "all-minilm",
-                     {},
-                     "in=8 out=- cache_read=- cache_creation=- reasoning=-",
-                     ""},
-        ResponseCase{"ollama_not_found",
-                     Api::kOllamaChat,
-                     404,
-                     R"({"error":"model \"llama9\" not found, try pulling it first"})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     "404"},
-        ResponseCase{"ollama_error_in_200",
-                     Api::kOllamaGenerate,
-                     200,
-                     R"({"error":"unexpected EOF"})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     "_OTHER"},
-        ResponseCase{"hostile_counts",
-                     Api::kOpenAiChatCompletions,
-                     200,
+                     "", "all-minilm", {},
+                     "in=8 out=- cache_read=- cache_creation=- reasoning=-", ""},
+        ResponseCase{"ollama_not_found", Api::kOllamaChat, 404,
+                     R"({"error":"model \"llama9\" not found, try pulling it first"})", "", "", {},
+                     kNoUsage, "404"},
+        ResponseCase{"ollama_error_in_200", Api::kOllamaGenerate, 200,
+                     R"({"error":"unexpected EOF"})", "", "", {}, kNoUsage, "_OTHER"},
+        ResponseCase{"hostile_counts", Api::kOpenAiChatCompletions, 200,
                      R"({"id":7,"model":["x"],"choices":"none","usage":{"prompt_tokens":-5,)"
                      R"("completion_tokens":1.5,"total_tokens":"7","prompt_tokens_details":3,)"
                      R"("completion_tokens_details":{"reasoning_tokens":2000000000000}}})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     ""},
-        ResponseCase{"hostile_usage_array",
-                     Api::kAnthropicMessages,
-                     200,
-                     R"({"usage":[1,2],"stop_reason":{"a":1},"error":null})",
-                     "",
-                     "",
-                     {},
-                     kNoUsage,
-                     ""},
-        ResponseCase{"cut_body_keeps_complete_members",
-                     Api::kOpenAiChatCompletions,
-                     200,
+                     "", "", {}, kNoUsage, ""},
+        ResponseCase{"hostile_usage_array", Api::kAnthropicMessages, 200,
+                     R"({"usage":[1,2],"stop_reason":{"a":1},"error":null})", "", "", {},
+                     kNoUsage, ""},
+        ResponseCase{"cut_body_keeps_complete_members", Api::kOpenAiChatCompletions, 200,
                      R"({"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o",)"
                      R"("choices":[{"index":0,"message":{"role":"assistant","content":"long te)",
-                     "chatcmpl-1",
-                     "gpt-4o",
-                     {},
-                     kNoUsage,
-                     ""},
-        ResponseCase{
-            "gemini_stream_as_json_array",
-            Api::kGeminiStream,
-            200,
-            R"([{"candidates":[{"content":{"parts":[{"text":"A"}]}}],)"
-            R"("modelVersion":"gemini-2.0-flash","responseId":"r1"},)"
-            R"({"candidates":[{"content":{"parts":[{"text":"B"}]},"finishReason":"STOP"}],)"
-            R"("usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2}}])",
-            "r1",
-            "gemini-2.0-flash",
-            {"STOP"},
-            "in=3 out=2 cache_read=- cache_creation=- reasoning=-",
-            ""}),
-    [](const ::testing::TestParamInfo<ResponseCase>& param) {
-      return std::string(param.param.name);
-    });
+                     "chatcmpl-1", "gpt-4o", {}, kNoUsage, ""},
+        ResponseCase{"gemini_stream_as_json_array", Api::kGeminiStream, 200,
+                     R"([{"candidates":[{"content":{"parts":[{"text":"A"}]}}],)"
+                     R"("modelVersion":"gemini-2.0-flash","responseId":"r1"},)"
+                     R"({"candidates":[{"content":{"parts":[{"text":"B"}]},"finishReason":"STOP"}],)"
+                     R"("usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2}}])",
+                     "r1", "gemini-2.0-flash", {"STOP"},
+                     "in=3 out=2 cache_read=- cache_creation=- reasoning=-", ""}),
+    [](const auto& param) { return std::string(param.param.name); });
+// clang-format on
 
 TEST(ParseResponseCaptureTest, OutputIsTheRawOutputMember) {
   const std::string choices =

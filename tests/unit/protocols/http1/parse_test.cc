@@ -358,14 +358,17 @@ TEST(RequestParserTest, CloseCutsABodyShort) {
 TEST(RequestParserTest, RedactsCredentialsAsTheyAreParsed) {
   const std::string secret = "sk-SECRETSECRET";
   const RequestRun run =
-      RequestsAnySplit("POST /v1 HTTP/1.1\r\nAuthorization: Bearer " + secret +
+      RequestsAnySplit("POST /v1?alt=sse&key=" + secret + "&Access_Token=" + secret +
+                       " HTTP/1.1\r\nAuthorization: Bearer " + secret +
                        "\r\nproxy-authorization: " + secret + "\r\nCookie: a=" + secret +
                        "\r\nX-API-KEY: " + secret + "\r\napi-key: " + secret +
-                       "\r\nAuthorization: x\r\n  " + secret + "\r\nX-Other: visible\r\n\r\n");
+                       "\r\nAuthorization: x\r\n  " + secret + "\r\nx-goog-api-key: " + secret +
+                       "\r\nX-Other: visible\r\n\r\n");
   ASSERT_EQ(run.requests.size(), 1u);
   const Request& r = run.requests[0];
-  ASSERT_EQ(r.headers.size(), 7u);
-  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(r.headers[i].value, kRedacted) << r.headers[i].name;
+  ASSERT_EQ(r.headers.size(), 8u);
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(r.headers[i].value, kRedacted) << r.headers[i].name;
+  EXPECT_EQ(r.target, "/v1?alt=sse&key=[REDACTED]&Access_Token=[REDACTED]");
   EXPECT_EQ(FindHeader(r.headers, "x-other"), "visible");
   std::string everything = r.method + r.target + r.body;
   for (const Header& h : r.headers) everything += h.name + h.value;
