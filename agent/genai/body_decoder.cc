@@ -215,6 +215,17 @@ class ZstdCodec final : public BodyCodec {
   bool at_end_ = false;
 };
 
+// Content-Encoding names, each coding's canonical one first.
+struct CodingName {
+  const char* name;
+  Encoding encoding;
+};
+constexpr CodingName kCodingNames[] = {
+    {"identity", Encoding::kIdentity}, {"", Encoding::kIdentity},       {"gzip", Encoding::kGzip},
+    {"x-gzip", Encoding::kGzip},       {"deflate", Encoding::kDeflate}, {"br", Encoding::kBrotli},
+    {"zstd", Encoding::kZstd},
+};
+
 std::unique_ptr<BodyCodec> MakeCodec(Encoding encoding) {
   switch (encoding) {
     case Encoding::kIdentity:
@@ -236,36 +247,16 @@ std::unique_ptr<BodyCodec> MakeCodec(Encoding encoding) {
 }  // namespace
 
 Encoding ParseContentEncoding(std::string_view header_value) {
-  struct Name {
-    std::string_view name;
-    Encoding encoding;
-  };
-  static constexpr Name kNames[] = {
-      {"", Encoding::kIdentity},   {"identity", Encoding::kIdentity}, {"gzip", Encoding::kGzip},
-      {"x-gzip", Encoding::kGzip}, {"deflate", Encoding::kDeflate},   {"br", Encoding::kBrotli},
-      {"zstd", Encoding::kZstd},
-  };
   const std::string_view value = core::Trim(header_value);
-  for (const Name& name : kNames) {
+  for (const CodingName& name : kCodingNames) {
     if (protocols::http1::EqualsIgnoreCase(value, name.name)) return name.encoding;
   }
   return Encoding::kUnsupported;  // another coding, or a list of them
 }
 
 const char* EncodingName(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::kIdentity:
-      return "identity";
-    case Encoding::kGzip:
-      return "gzip";
-    case Encoding::kDeflate:
-      return "deflate";
-    case Encoding::kBrotli:
-      return "br";
-    case Encoding::kZstd:
-      return "zstd";
-    case Encoding::kUnsupported:
-      break;
+  for (const CodingName& name : kCodingNames) {
+    if (name.encoding == encoding) return name.name;
   }
   return "unsupported";
 }
