@@ -285,7 +285,7 @@ static __always_inline void exit_io(long syscall, long ret) {
     }
   }
 
-  struct copy_state state = {.total = ret, .budget = capture_bytes};
+  struct copy_state state = {.total = ret, .budget = capture_budget(info->flags)};
   if (args.kind == IO_BUFFER) {
     state.segment = (const char *)args.pointer;
     state.segment_length = ret;

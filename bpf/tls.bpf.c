@@ -123,7 +123,7 @@ static __always_inline void send_plaintext(__u32 tgid, struct infrared_tls_strea
   struct copy_state state = {.segment = (const char *)buffer,
                              .segment_length = bytes,
                              .total = bytes,
-                             .budget = capture_bytes};
+                             .budget = capture_budget(stream->flags)};
   send_call(&state, tgid, INFRARED_TLS_FD, stream->generation, direction, true);
 }
 

@@ -29,6 +29,7 @@ struct Config {
   std::uint32_t capture_content_max_bytes = 8192;  // capture.content_max_bytes
   bool genai_enabled = true;                      // genai.enabled
   std::uint32_t genai_max_body_bytes = 1u << 20;  // genai.max_body_bytes
+  std::uint32_t genai_bytes_per_call = 131072;    // genai.bytes_per_call
   std::string genai_prices_file;                  // genai.prices_file
   std::vector<std::string> genai_gateways;        // genai.gateways, "host=provider"
   std::string spans_output;                       // spans.output: "", "stdout" or a path

@@ -5,7 +5,7 @@
 namespace infrared::core {
 namespace {
 
-constexpr std::array<KeySpec, 31> kKeys = {{
+constexpr std::array<KeySpec, 32> kKeys = {{
     {.key = "web.listen_address",
      .placeholder = "ADDRESS",
      .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
@@ -154,6 +154,15 @@ constexpr std::array<KeySpec, 31> kKeys = {{
      .number = &Config::genai_max_body_bytes,
      .min = 4096,
      .max = 67108864},
+    {.key = "genai.bytes_per_call",
+     .placeholder = "BYTES",
+     .description = "Most payload bytes copied from one read or write on a connection found to "
+                    "carry LLM calls (capture.bytes_per_call applies until then).",
+     .accepted = "an integer from 0 to 131072",
+     .kind = ValueKind::kInteger,
+     .number = &Config::genai_bytes_per_call,
+     .min = 0,
+     .max = 131072},
     // A path: read (and checked) when the agent starts.
     {.key = "genai.prices_file",
      .placeholder = "FILE",

@@ -248,6 +248,8 @@ void HttpCapture::OnExec(std::uint32_t pid, const std::string& filename) {
 
 void HttpCapture::Skip(const net::ConnId& conn) { probes_->Skip(conn); }
 
+void HttpCapture::FollowClosely(const net::ConnId& conn) { probes_->FollowClosely(conn); }
+
 void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   static constexpr const char* kDrops[INFRARED_SOCK_DROP_COUNT] = {
       "ringbuf_full",      "conn_map_full", "iovec_limit",

@@ -183,6 +183,9 @@ CallRecord ReadCall(const CallShape& shape, const Exchange& exchange,
       }
     }
   }
+  // A request cut before its model (SDKs put it after long messages): the
+  // model that answered stands in.
+  if (record.request.model.empty()) record.request.model = record.response.model;
   record.error_type = ErrorTypeOf(exchange, record);
   return record;
 }

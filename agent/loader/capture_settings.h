@@ -15,7 +15,7 @@ template <typename Rodata>
 void SetCaptureSettings(Rodata& rodata, const core::Config& config) {
   rodata.capture_all = config.capture_executables.empty();
   rodata.self_tgid = static_cast<std::uint32_t>(getpid());
-  rodata.capture_bytes = config.capture_bytes_per_call;
+
   rodata.wakeup_bytes = std::min<std::uint64_t>(256 << 10, config.capture_events_buffer_bytes / 4);
 }
 

@@ -73,6 +73,15 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
     error = LoadError("socket", -err);
     return nullptr;
   }
+  const infrared_capture_limits limits{
+      config.capture_bytes_per_call,
+      std::max(config.capture_bytes_per_call, config.genai_bytes_per_call)};
+  const std::uint32_t zero = 0;
+  if (bpf_map_update_elem(bpf_map__fd(skeleton->maps.capture_limits), &zero, &limits, BPF_ANY)) {
+    error = "setting the socket probes' capture limits failed (" +
+            std::string(std::strerror(errno)) + ")";
+    return nullptr;
+  }
   if (config.capture_executables.size() > bpf_map__max_entries(skeleton->maps.selected_comms)) {
     error = "capture.executables names more than " +
             std::to_string(bpf_map__max_entries(skeleton->maps.selected_comms)) +
@@ -127,22 +136,29 @@ void SockProbes::Select(std::uint32_t pid, bool selected) {
   }
 }
 
-bool SockProbes::Skip(const net::ConnId& conn) {
-  if (conn.tls()) return SkipTlsStream(conn);
+bool SockProbes::Skip(const net::ConnId& conn) { return SetFlag(conn, INFRARED_CONN_SKIP); }
+
+bool SockProbes::FollowClosely(const net::ConnId& conn) {
+  return SetFlag(conn, INFRARED_CONN_LLM);
+}
+
+bool SockProbes::SetFlag(const net::ConnId& conn, std::uint32_t flag) {
+  if (conn.tls()) return SetTlsStreamFlag(conn, flag);
   const int fd = bpf_map__fd(skeleton_->maps.conns);
   ConnKey key{conn.pid, conn.fd};
   ConnInfo info;
   if (bpf_map_lookup_elem(fd, &key, &info) != 0 || info.generation != conn.generation) {
     return false;
   }
-  info.flags |= INFRARED_CONN_SKIP;
+  info.flags |= flag;
   return bpf_map_update_elem(fd, &key, &info, BPF_EXIST) == 0;
 }
 
 // The kernel keys TLS streams by the library's object, which userspace never
-// learns: the stream is found by its generation. Skips are rare (a TLS
-// connection that is not HTTP/1.x), so a walk of the map is affordable.
-bool SockProbes::SkipTlsStream(const net::ConnId& conn) {
+// learns: the stream is found by its generation. Flags are set once per
+// stream at most (not HTTP/1.x, or LLM calls), so a walk of the map is
+// affordable.
+bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
   const int fd = bpf_map__fd(skeleton_->maps.tls_streams);
   infrared_tls_stream_key key{};
   infrared_tls_stream_key next{};
@@ -155,7 +171,7 @@ bool SockProbes::SkipTlsStream(const net::ConnId& conn) {
         stream.generation != conn.generation) {
       continue;
     }
-    stream.flags |= INFRARED_CONN_SKIP;
+    stream.flags |= flag;
     return bpf_map_update_elem(fd, &key, &stream, BPF_EXIST) == 0;
   }
   return false;

@@ -48,6 +48,9 @@ class SockProbes {
   // Tells the kernel to stop copying this connection's payloads. False when the
   // connection is gone (or its fd already names another one).
   bool Skip(const net::ConnId& conn);
+  // Tells the kernel the connection carries LLM calls: it copies up to
+  // genai.bytes_per_call of each of its calls. False when it is gone.
+  bool FollowClosely(const net::ConnId& conn);
   // The fd of one of the object's maps, for the TLS probes to share.
   int MapFd(const char* name) const;
 
@@ -57,7 +60,8 @@ class SockProbes {
  private:
   SockProbes(sockdata_bpf* skeleton, RecordFn on_record);
   void Attach(core::Logger& logger);
-  bool SkipTlsStream(const net::ConnId& conn);
+  bool SetFlag(const net::ConnId& conn, std::uint32_t flag);
+  bool SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag);
 
   sockdata_bpf* skeleton_;
   std::unique_ptr<RingReader> ring_;

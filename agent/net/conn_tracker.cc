@@ -29,6 +29,7 @@ struct ConnTracker::Connection {
 
   ConnectionInfo info;
   State state = State::kDeciding;
+  bool followed_closely = false;  // the kernel was told
   int undecided_calls = 0;
   std::array<Cursor, 2> cursors;
   std::uint64_t last_activity_ns = 0;
@@ -108,6 +109,10 @@ void ConnTracker::OnData(const DataEvent& event) {
   if (!connection || connection->state == Connection::State::kSkipped) return;
   if (connection->state == Connection::State::kDeciding && !Decide(*connection, event)) return;
   Feed(*connection, event);
+  if (!connection->followed_closely && connection->stitcher.closely_followed()) {
+    connection->followed_closely = true;
+    decisions_.FollowClosely(connection->info.id);
+  }
   Flush(*connection);
 }
 

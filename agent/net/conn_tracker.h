@@ -39,6 +39,9 @@ class ConnDecisions {
  public:
   virtual ~ConnDecisions() = default;
   virtual void Skip(const ConnId& conn) = 0;
+  // The connection carries requests the parsers follow closely (LLM calls):
+  // the kernel may copy more of each of its calls.
+  virtual void FollowClosely(const ConnId& /*conn*/) {}
 };
 
 struct TrackerLimits {

@@ -21,7 +21,16 @@
 /* Set by the agent between open and load, the same in both objects. */
 const volatile bool capture_all = true; /* else only tgids in `selected` */
 const volatile __u32 self_tgid = 0;     /* the agent never captures itself */
-const volatile __u32 capture_bytes = INFRARED_SOCK_CHUNK; /* per call */
+/* How many bytes of one call are copied: a map the agent writes after load,
+ * not read-only data, so that the verifier sees the budget as any value and
+ * walks the copying loop once; a constant budget of eight chunks had it walk
+ * every iteration apart, past its instruction limit. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct infrared_capture_limits);
+} capture_limits SEC(".maps");
 /* Userspace is woken only once this much is waiting; it also polls on a
  * timer, so a quiet connection's bytes wait at most one poll interval. Waking
  * it for every record costs more than the copying does. */
@@ -131,6 +140,15 @@ static __always_inline void bump(void *map, __u32 index) {
     *count += 1;
 }
 
+/* Bytes of one call to copy on a connection with these flags. */
+static __always_inline __u64 capture_budget(__u32 flags) {
+  __u32 zero = 0;
+  struct infrared_capture_limits *limits = bpf_map_lookup_elem(&capture_limits, &zero);
+  if (!limits)
+    return 0;
+  return (flags & INFRARED_CONN_LLM) ? limits->llm_bytes_per_call : limits->bytes_per_call;
+}
+
 static __always_inline bool wanted(__u32 tgid) {
   if (tgid == self_tgid)
     return false;
@@ -200,7 +218,7 @@ struct copy_state {
   __u32 iov_next;
   __u64 total;  /* bytes the call moved */
   __u64 offset; /* of the next byte to send, within the call */
-  __u64 budget; /* bytes still allowed by capture_bytes */
+  __u64 budget; /* bytes still allowed by capture_budget() */
 };
 
 /* One step: start the next iovec, or send one chunk of the current one. */

@@ -15,6 +15,7 @@ KEYS = ["web.listen_address", "log.format", "log.level", "process.max_processes"
         "http.tls", "http.max_connections", "http.connection_idle_seconds", "http.route_patterns",
         "capture.executables", "capture.bytes_per_call", "capture.events_buffer_bytes",
         "capture.content", "capture.content_max_bytes", "genai.enabled", "genai.max_body_bytes",
+        "genai.bytes_per_call",
         "genai.prices_file", "genai.gateways", "spans.output", "spans.queue_size", "otlp.endpoint", "otlp.traces_endpoint",
         "otlp.headers", "otlp.timeout_ms", "otlp.compression", "otlp.ca_file", "otlp.queue_size",
         "otlp.max_batch", "otlp.max_delay_ms"]

@@ -28,10 +28,15 @@
 //   slow                 | x-fake-slow: 1       a stream's first chunk 300 ms after the
 //                                               request, then 20 chunks in all, 50 ms
 //                                               apart; a non-stream answer waits 300 ms
-//   ratelimit | quota    | x-fake-error: K      429 with the provider's error body
-//                                               (OpenAI: type rate_limit_exceeded or
-//                                               insufficient_quota)
-//   overloaded           | x-fake-error: overloaded  529 (Anthropic: overloaded_error)
+//   ratelimit | quota    | x-fake-error: K      429 with the API's own error body:
+//                                               OpenAI {"error": {"type": "rate_limit_exceeded"
+//                                               or "insufficient_quota"}}, Anthropic
+//                                               {"type": "error", "error": {"type":
+//                                               "rate_limit_error"}}, Gemini {"error":
+//                                               {"status": "RESOURCE_EXHAUSTED"}}, Ollama
+//                                               {"error": "..."} (no type)
+//   overloaded           | x-fake-error: overloaded  529, the same bodies with
+//                                               overloaded_error (Gemini: UNAVAILABLE)
 //   http429 http529 ...  | x-fake-error: httpNNN     that status, a text body, no type
 //   cut                  | x-fake-cut-after: N  the connection is destroyed after N
 //                                               chunks (3 for the word); a non-stream
@@ -78,7 +83,8 @@ function ParseOptions(argv) {
 function Route(path, body) {
   const gemini = /^\/v1(?:beta)?\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(path);
   if (gemini) {
-    return { api: 'gemini-generate', model: decodeURIComponent(gemini[1]), stream: gemini[2] !== 'generateContent' };
+    const stream = gemini[2] !== 'generateContent';
+    return { api: 'gemini-generate', model: decodeURIComponent(gemini[1]), stream };
   }
   const api = {
     '/v1/chat/completions': 'openai-chat',
@@ -95,7 +101,9 @@ function Route(path, body) {
 }
 
 function ParseControls(model, headers) {
-  const controls = { encoding: 'identity', slow: false, error: null, cutAfter: null, chunks: null, responseModel: null };
+  const controls = {
+    encoding: 'identity', slow: false, error: null, cutAfter: null, chunks: null, responseModel: null,
+  };
   for (const word of model.toLowerCase().split(/[-_.:/]/)) {
     if (kEncodings.includes(word) || word === 'accept') controls.encoding = word;
     else if (word === 'slow') controls.slow = true;
@@ -110,7 +118,8 @@ function ParseControls(model, headers) {
   if (headers['x-fake-response-model']) controls.responseModel = headers['x-fake-response-model'];
   if (controls.encoding === 'accept') controls.encoding = Negotiate(headers['accept-encoding'] || '');
   if (controls.encoding !== 'identity' && !kEncodings.includes(controls.encoding)) {
-    throw new Error(`x-fake-encoding "${controls.encoding}" is none of identity, accept, ${kEncodings.join(', ')}`);
+    const known = ['identity', 'accept', ...kEncodings].join(', ');
+    throw new Error(`x-fake-encoding "${controls.encoding}" is none of ${known}`);
   }
   if (controls.error && !kErrorWords.includes(controls.error) && !/^http[45]\d\d$/.test(controls.error)) {
     throw new Error(`x-fake-error "${controls.error}" is none of ${kErrorWords.join(', ')}, httpNNN`);
@@ -175,7 +184,9 @@ class FakeLlmServer {
     req.on('end', () => {
       const arrival = performance.now();
       const [path, query] = req.url.split('?');
-      if (req.method === 'GET' && path === '/_calls') return this.ServeCalls(res, new URLSearchParams(query || ''));
+      if (req.method === 'GET' && path === '/_calls') {
+        return this.ServeCalls(res, new URLSearchParams(query || ''));
+      }
       let body = {};
       try {
         if (chunks.length) body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -205,26 +216,27 @@ class FakeLlmServer {
 
   Plan(request, n) {
     const { api, body, controls, model } = request;
-    const prefix = { 'openai-chat': 'chatcmpl-', 'openai-responses': 'resp_', 'openai-completions': 'cmpl-', 'anthropic-messages': 'msg_', 'gemini-generate': 'gemini-' }[api];
+    const prefix = kShapes[api].idPrefix;
     const count = controls.chunks || (controls.slow ? kSlow.chunks : 5);
-    const inputs = Array.isArray(body.input) ? body.input : [body.input];
     return {
       api, n, model, id: prefix ? `${prefix}fake${n}x${crypto.randomBytes(6).toString('hex')}` : '',
       created: Math.floor(Date.now() / 1000), responseModel: controls.responseModel || model,
       pieces: Pieces(count, n), usage: PlanUsage(api, n),
       includeUsage: Boolean(body.stream_options && body.stream_options.include_usage),
-      inputs, base64: body.encoding_format === 'base64',
+      inputs: Array.isArray(body.input) ? body.input : [body.input], base64: body.encoding_format === 'base64',
     };
   }
 
+  // Records the call, then answers it: an error, one body, or a stream.
   async Answer(req, res, request) {
-    const { api, controls, stream } = request;
+    const { api, controls } = request;
     const n = this.calls_.length + 1;
     const plan = this.Plan(request, n);
     const call = {
-      seq: n, client: req.headers['x-fake-client'] || null, acceptEncoding: req.headers['accept-encoding'] || null, api, path: request.path, model: request.model,
-      responseModel: plan.responseModel, stream, status: 200, encoding: controls.encoding, errorType: null,
-      cut: false, delivered: false, id: plan.id || null, finishReason: null,
+      seq: n, client: req.headers['x-fake-client'] || null, acceptEncoding: req.headers['accept-encoding'] || null,
+      api, path: request.path, model: request.model, responseModel: plan.responseModel, stream: request.stream,
+      status: 200, encoding: controls.encoding, errorType: null, cut: false, delivered: false,
+      id: plan.id || null, finishReason: null,
       usage: { input: 0, output: 0, cache_read: 0, cache_creation: 0, reasoning: 0 },
       chunks: 0, firstChunkMs: null, lastChunkMs: null,
     };
@@ -236,40 +248,55 @@ class FakeLlmServer {
       Object.assign(call, { status: error.status, errorType: error.type, id: null });
       return SendWhole(res, error.status, error.contentType, headers, Buffer.from(error.body), controls.encoding);
     }
-    const shape = kShapes[api];
-    const delivered = () => Object.assign(call, { delivered: true, usage: plan.usage, finishReason: shape.finishReason });
-    if (!stream) {
-      if (controls.slow) await Sleep(request.arrival + kSlow.firstMs - performance.now());
-      const body = Buffer.from(JSON.stringify(shape.Body(plan)));
-      if (controls.cutAfter !== null) {
-        const encoded = EncodeWhole(body, controls.encoding);
-        res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': encoded.length });
-        res.write(encoded.subarray(0, encoded.length >> 1));
-        call.chunks = 1;
-        return Cut(request.socket, call);
-      }
-      call.firstChunkMs = call.lastChunkMs = performance.now() - request.arrival;
-      await SendWhole(res, 200, 'application/json', headers, body, controls.encoding);
-      return delivered();
-    }
-    const events = shape.Stream(plan);
-    const writes = events.deltas.map((delta, i) => (i === 0 ? events.head.join('') : '') + delta
-      + (i === events.deltas.length - 1 ? events.tail.join('') : ''));
-    const contentType = shape.ndjson ? 'application/x-ndjson' : 'text/event-stream; charset=utf-8';
-    res.writeHead(200, { ...headers, 'Content-Type': contentType, 'Cache-Control': 'no-cache' });
-    res.flushHeaders();
-    const encoder = StreamEncoder(res, controls.encoding);
-    for (let i = 0; i < writes.length; i++) {
-      if (controls.cutAfter !== null && i === controls.cutAfter) return Cut(request.socket, call);
-      await Sleep(request.arrival + (controls.slow ? kSlow.firstMs + kSlow.gapMs * i : kGap * i) - performance.now());
-      await encoder.Write(writes[i]);
-      call.lastChunkMs = performance.now() - request.arrival;
-      if (i === 0) call.firstChunkMs = call.lastChunkMs;
-      call.chunks++;
-    }
-    await encoder.End();
-    return delivered();
+    const sent = await (request.stream ? SendStream : SendBody)(res, request, plan, call, headers);
+    if (sent) Object.assign(call, { delivered: true, usage: plan.usage, finishReason: kShapes[api].finishReason });
   }
+}
+
+// A non-stream answer with Content-Length. False when it was cut.
+async function SendBody(res, request, plan, call, headers) {
+  const { controls } = request;
+  if (controls.slow) await Sleep(request.arrival + kSlow.firstMs - performance.now());
+  const body = Buffer.from(JSON.stringify(kShapes[request.api].Body(plan)));
+  call.firstChunkMs = call.lastChunkMs = performance.now() - request.arrival;
+  call.chunks = 1;
+  if (controls.cutAfter === null) {
+    await SendWhole(res, 200, 'application/json', headers, body, controls.encoding);
+    return true;
+  }
+  const encoded = EncodeWhole(body, controls.encoding);
+  res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': encoded.length });
+  res.write(encoded.subarray(0, encoded.length >> 1));
+  await Cut(request.socket, call);
+  return false;
+}
+
+// A stream: headers at once, then one write per text chunk. False when it was cut.
+async function SendStream(res, request, plan, call, headers) {
+  const { controls } = request;
+  const shape = kShapes[request.api];
+  const events = shape.Stream(plan);
+  const last = events.deltas.length - 1;
+  const writes = events.deltas.map((delta, i) => (i === 0 ? events.head.join('') : '') + delta
+    + (i === last ? events.tail.join('') : ''));
+  const contentType = shape.ndjson ? 'application/x-ndjson' : 'text/event-stream; charset=utf-8';
+  res.writeHead(200, { ...headers, 'Content-Type': contentType, 'Cache-Control': 'no-cache' });
+  res.flushHeaders();
+  const encoder = StreamEncoder(res, controls.encoding);
+  for (let i = 0; i < writes.length; i++) {
+    if (controls.cutAfter !== null && i === controls.cutAfter) {
+      await Cut(request.socket, call);
+      return false;
+    }
+    const due = controls.slow ? kSlow.firstMs + kSlow.gapMs * i : kGap * i;
+    await Sleep(request.arrival + due - performance.now());
+    await encoder.Write(writes[i]);
+    call.lastChunkMs = performance.now() - request.arrival;
+    if (i === 0) call.firstChunkMs = call.lastChunkMs;
+    call.chunks++;
+  }
+  await encoder.End();
+  return true;
 }
 
 // The socket is destroyed with no end to the body: no last chunk, no TLS close_notify.

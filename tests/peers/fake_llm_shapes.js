@@ -2,10 +2,14 @@
 // The bodies and stream events of the LLM APIs fake_llm_server.js speaks, built
 // from a call's plan. Nothing here does I/O.
 //
-// A plan is {api, n, id, model, responseModel, pieces, usage, includeUsage, inputs}:
-// usage holds the call's token counts the way the semantic conventions count them
-// (input includes cache_read and cache_creation, output includes reasoning); each
-// API's Usage() turns them into what that provider reports.
+// A plan is {api, n, id, created, model, responseModel, pieces, usage, includeUsage,
+// inputs, base64}; its usage holds the call's token counts the way the semantic
+// conventions count them (input includes cache_read and cache_creation, output
+// includes reasoning), and each API's *Usage function turns them into what that
+// provider reports. Each shape in kShapes has Body(plan), the JSON of a whole
+// answer; Stream(plan), the events of a stream as {head, deltas, tail} (strings
+// already framed as SSE or NDJSON), one delta per text piece; the finishReason it
+// reports and the prefix of its ids.
 
 // Which counts each API reports besides input and output.
 const kApis = {
@@ -61,6 +65,7 @@ function OpenAiChatUsage(u) {
 }
 
 const openAiChat = {
+  idPrefix: 'chatcmpl-',
   Body(plan) {
     return {
       id: plan.id, object: 'chat.completion', created: plan.created, model: plan.responseModel,
@@ -102,6 +107,7 @@ function OpenAiCompletionUsage(u) {
 }
 
 const openAiCompletions = {
+  idPrefix: 'cmpl-',
   Body(plan) {
     return {
       id: plan.id, object: 'text_completion', created: plan.created, model: plan.responseModel,
@@ -179,6 +185,7 @@ function MessageItem(plan, status) {
 }
 
 const openAiResponses = {
+  idPrefix: 'resp_',
   Body(plan) {
     return ResponsesObject(plan, 'completed');
   },
@@ -193,7 +200,8 @@ const openAiResponses = {
       event('response.output_item.added', { output_index: 0, item: MessageItem(plan, 'in_progress') }),
       event('response.content_part.added', { ...where, part: part('') }),
     ];
-    const deltas = plan.pieces.map((delta) => event('response.output_text.delta', { ...where, delta, logprobs: [] }));
+    const deltas = plan.pieces.map((delta) => event('response.output_text.delta',
+      { ...where, delta, logprobs: [] }));
     const tail = [
       event('response.output_text.done', { ...where, text: Text(plan), logprobs: [] }),
       event('response.content_part.done', { ...where, part: part(Text(plan)) }),
@@ -218,6 +226,7 @@ function AnthropicUsage(u, outputTokens) {
 }
 
 const anthropicMessages = {
+  idPrefix: 'msg_',
   Body(plan) {
     return {
       id: plan.id, type: 'message', role: 'assistant', model: plan.responseModel,
@@ -273,6 +282,7 @@ function GeminiResponse(plan, text, finish, usageMetadata) {
 }
 
 const geminiGenerate = {
+  idPrefix: 'gemini-',
   Body(plan) {
     return GeminiResponse(plan, Text(plan), 'STOP', GeminiUsage(plan.usage));
   },
@@ -303,7 +313,8 @@ function OllamaDone(plan) {
 }
 
 function Ollama(field) {
-  const message = (text) => (field === 'message' ? { message: { role: 'assistant', content: text } } : { response: text });
+  const message = (text) => (field === 'message'
+    ? { message: { role: 'assistant', content: text } } : { response: text });
   const base = (plan) => ({ model: plan.responseModel, created_at: new Date(plan.created * 1000).toISOString() });
   return {
     Body(plan) {
@@ -355,9 +366,12 @@ function ErrorReply(api, kind, requestId) {
     return { status, contentType: 'application/json', body: JSON.stringify(body), type };
   }
   if (family === 'ollama') {
-    return { status, contentType: 'application/json', body: JSON.stringify({ error: `fake ${kind}` }), type: null };
+    const body = { error: `fake ${kind}` };
+    return { status, contentType: 'application/json', body: JSON.stringify(body), type: null };
   }
-  const type = { ratelimit: 'rate_limit_exceeded', quota: 'insufficient_quota', overloaded: 'overloaded_error' }[kind];
+  const type = {
+    ratelimit: 'rate_limit_exceeded', quota: 'insufficient_quota', overloaded: 'overloaded_error',
+  }[kind];
   const body = { error: { message: `fake ${kind}`, type, param: null, code: type } };
   return { status, contentType: 'application/json', body: JSON.stringify(body), type };
 }

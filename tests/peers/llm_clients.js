@@ -31,7 +31,9 @@ function Prompt(call) {
 }
 
 function Usage(input, output, cacheRead, cacheCreation, reasoning) {
-  return { input, output, cache_read: cacheRead || 0, cache_creation: cacheCreation || 0, reasoning: reasoning || 0 };
+  return {
+    input, output, cache_read: cacheRead || 0, cache_creation: cacheCreation || 0, reasoning: reasoning || 0,
+  };
 }
 
 function OpenAiUsage(u) {
@@ -53,7 +55,8 @@ function AnthropicUsage(u) {
 function GeminiUsage(u) {
   if (!u) return null;
   const thoughts = u.thoughtsTokenCount || 0;
-  return Usage(u.promptTokenCount, (u.candidatesTokenCount || 0) + thoughts, u.cachedContentTokenCount, 0, thoughts);
+  const output = (u.candidatesTokenCount || 0) + thoughts;
+  return Usage(u.promptTokenCount, output, u.cachedContentTokenCount, 0, thoughts);
 }
 
 function Sampling(options) {
@@ -63,36 +66,64 @@ function Sampling(options) {
   return sampling;
 }
 
-function OpenAiClient(base, options) {
-  const { OpenAI } = require('openai');  // each SDK loaded only when used: faster starts
-  return new OpenAI({ apiKey: options.apiKey, baseURL: `${base}/v1`, defaultHeaders: options.headers, maxRetries: 0, timeout: 30000 });
+// Every SDK is loaded only when used: a client starts faster.
+const kClients = {
+  openai: (base, options) => new (require('openai').OpenAI)({
+    apiKey: options.apiKey, baseURL: `${base}/v1`, defaultHeaders: options.headers, maxRetries: 0, timeout: 30000,
+  }),
+  anthropic: (base, options) => new (require('@anthropic-ai/sdk').Anthropic)({
+    apiKey: options.apiKey, baseURL: base, defaultHeaders: options.headers, maxRetries: 0, timeout: 30000,
+  }),
+  gemini: (base, options) => new (require('@google/genai').GoogleGenAI)({
+    apiKey: options.apiKey, httpOptions: { baseUrl: base, headers: options.headers, timeout: 30000 },
+  }),
+};
+
+// A Chat Completions or Completions answer, or the chunks of its stream.
+async function ChoicesResult(answer, stream) {
+  if (!stream) {
+    return {
+      id: answer.id, responseModel: answer.model, usage: OpenAiUsage(answer.usage), events: 0,
+      finishReasons: answer.choices.map((c) => c.finish_reason),
+    };
+  }
+  const result = { finishReasons: [], events: 0, usage: null };
+  for await (const chunk of answer) {
+    result.events++;
+    Object.assign(result, { id: chunk.id, responseModel: chunk.model });
+    for (const choice of chunk.choices) if (choice.finish_reason) result.finishReasons.push(choice.finish_reason);
+    if (chunk.usage) result.usage = OpenAiUsage(chunk.usage);
+  }
+  return result;
+}
+
+function StreamOptions(options) {
+  return options.stream ? { stream: true, stream_options: { include_usage: true } } : {};
 }
 
 // Each runner makes one call and returns {id, responseModel, finishReasons, usage, events}.
 const kRunners = {
   async 'openai-chat'(client, model, call, options) {
     const messages = [{ role: 'system', content: kSystem }, { role: 'user', content: Prompt(call) }];
-    const request = { model, messages, ...Sampling(options) };
+    const request = { model, messages, ...Sampling(options), ...StreamOptions(options) };
     if (options['max-tokens']) request.max_tokens = Number(options['max-tokens']);
-    if (!options.stream) {
-      const r = await client.chat.completions.create(request);
-      return { id: r.id, responseModel: r.model, finishReasons: r.choices.map((c) => c.finish_reason), usage: OpenAiUsage(r.usage), events: 0 };
-    }
-    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
-    const result = { finishReasons: [], events: 0, usage: null };
-    for await (const chunk of stream) {
-      result.events++;
-      Object.assign(result, { id: chunk.id, responseModel: chunk.model });
-      for (const choice of chunk.choices) if (choice.finish_reason) result.finishReasons.push(choice.finish_reason);
-      if (chunk.usage) result.usage = OpenAiUsage(chunk.usage);
-    }
-    return result;
+    return ChoicesResult(await client.chat.completions.create(request), options.stream);
+  },
+
+  async 'openai-completions'(client, model, call, options) {
+    const request = {
+      model, prompt: Prompt(call), max_tokens: Number(options['max-tokens'] || 64),
+      ...Sampling(options), ...StreamOptions(options),
+    };
+    return ChoicesResult(await client.completions.create(request), options.stream);
   },
 
   async 'openai-responses'(client, model, call, options) {
     const request = { model, instructions: kSystem, input: Prompt(call), ...Sampling(options) };
     if (options['max-tokens']) request.max_output_tokens = Number(options['max-tokens']);
-    const summary = (r, events) => ({ id: r.id, responseModel: r.model, finishReasons: [r.status], usage: OpenAiUsage(r.usage), events });
+    const summary = (r, events) => ({
+      id: r.id, responseModel: r.model, finishReasons: [r.status], usage: OpenAiUsage(r.usage), events,
+    });
     if (!options.stream) return summary(await client.responses.create(request), 0);
     let events = 0;
     let completed = null;
@@ -104,25 +135,10 @@ const kRunners = {
     return summary(completed, events);
   },
 
-  async 'openai-completions'(client, model, call, options) {
-    const request = { model, prompt: Prompt(call), max_tokens: Number(options['max-tokens'] || 64), ...Sampling(options) };
-    if (!options.stream) {
-      const r = await client.completions.create(request);
-      return { id: r.id, responseModel: r.model, finishReasons: r.choices.map((c) => c.finish_reason), usage: OpenAiUsage(r.usage), events: 0 };
-    }
-    const result = { finishReasons: [], events: 0, usage: null };
-    for await (const chunk of await client.completions.create({ ...request, stream: true, stream_options: { include_usage: true } })) {
-      result.events++;
-      Object.assign(result, { id: chunk.id, responseModel: chunk.model });
-      for (const choice of chunk.choices) if (choice.finish_reason) result.finishReasons.push(choice.finish_reason);
-      if (chunk.usage) result.usage = OpenAiUsage(chunk.usage);
-    }
-    return result;
-  },
-
   async 'openai-embeddings'(client, model, call) {
     const r = await client.embeddings.create({ model, input: [Prompt(call), `and another ${call}`] });
-    if (r.data.length !== 2 || r.data.some((d) => d.embedding.length !== 8 || d.embedding.some((x) => !Number.isFinite(x)))) {
+    const vector = (d) => d.embedding.length === 8 && d.embedding.every((x) => Number.isFinite(x));
+    if (r.data.length !== 2 || !r.data.every(vector)) {
       throw new Error(`embeddings came back as ${JSON.stringify(r.data)}, not two vectors of 8 numbers`);
     }
     return { id: null, responseModel: r.model, finishReasons: [], usage: OpenAiUsage(r.usage), events: 0 };
@@ -142,7 +158,10 @@ const kRunners = {
     } else {
       message = await client.messages.create(request);
     }
-    return { id: message.id, responseModel: message.model, finishReasons: [message.stop_reason], usage: AnthropicUsage(message.usage), events };
+    return {
+      id: message.id, responseModel: message.model, finishReasons: [message.stop_reason],
+      usage: AnthropicUsage(message.usage), events,
+    };
   },
 
   async gemini(client, model, call, options) {
@@ -166,26 +185,17 @@ const kRunners = {
   },
 };
 
-const kClients = {
-  'openai-chat': OpenAiClient,
-  'openai-responses': OpenAiClient,
-  'openai-completions': OpenAiClient,
-  'openai-embeddings': OpenAiClient,
-  anthropic: (base, options) => new (require('@anthropic-ai/sdk').Anthropic)({ apiKey: options.apiKey, baseURL: base, defaultHeaders: options.headers, maxRetries: 0, timeout: 30000 }),
-  gemini: (base, options) => new (require('@google/genai').GoogleGenAI)({ apiKey: options.apiKey, httpOptions: { baseUrl: base, headers: options.headers, timeout: 30000 } }),
-};
-
 // Without --api-key, the key comes from the SDK's usual environment variable (so it is
 // not on the command line), else a dummy.
 const kKeyVariables = { anthropic: 'ANTHROPIC_API_KEY', gemini: 'GEMINI_API_KEY' };
 
 function ErrorLine(err) {
-  const status = err.status ?? err.code ?? null;
+  const status = typeof err.status === 'number' ? err.status : null;
   // openai: err.type / err.code; anthropic: err.error.error.type; genai: the JSON in err.message.
-  let errorType = err.type || err.code || err.error?.error?.type || null;
-  if (typeof errorType !== 'string') errorType = null;
-  if (!errorType && /"status":\s*"([A-Z_]+)"/.test(err.message || '')) errorType = /"status":\s*"([A-Z_]+)"/.exec(err.message)[1];
-  return { status: typeof status === 'number' ? status : null, errorType, error: String(err.message || err).slice(0, 300) };
+  let errorType = [err.type, err.code, err.error?.error?.type].find((t) => typeof t === 'string') || null;
+  const googleStatus = /"status":\s*"([A-Z_]+)"/.exec(err.message || '');
+  if (!errorType && googleStatus) errorType = googleStatus[1];
+  return { status, errorType, error: String(err.message || err).slice(0, 300) };
 }
 
 function ParseCommandLine(argv) {
@@ -204,7 +214,8 @@ function ParseCommandLine(argv) {
   });
   const [sdk, base, model, count] = positionals;
   if (positionals.length !== 4 || !kRunners[sdk] || !(Number(count) >= 1)) {
-    throw new Error(`usage: llm_clients.js SDK BASE_URL MODEL N [options]; SDK is one of ${Object.keys(kRunners).join(', ')}`);
+    const sdks = Object.keys(kRunners).join(', ');
+    throw new Error(`usage: llm_clients.js SDK BASE_URL MODEL N [options]; SDK is one of ${sdks}`);
   }
   const headers = { 'x-fake-client': process.env.OTEL_SERVICE_NAME || 'llm_clients' };
   for (const header of values.header) {
@@ -213,12 +224,13 @@ function ParseCommandLine(argv) {
     headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
   }
   const apiKey = values['api-key'] || process.env[kKeyVariables[sdk] || 'OPENAI_API_KEY'] || 'sk-test-dummy-0000';
-  return { sdk, base: base.replace(/\/+$/, ''), model, count: Number(count), options: { ...values, headers, apiKey } };
+  const options = { ...values, headers, apiKey };
+  return { sdk, base: base.replace(/\/+$/, ''), model, count: Number(count), options };
 }
 
 async function Main() {
   const { sdk, base, model, count, options } = ParseCommandLine(process.argv.slice(2));
-  const client = kClients[sdk](base, options);
+  const client = kClients[sdk.split('-')[0]](base, options);
   let failed = 0;
   for (let call = 1; call <= count; call++) {
     let line;

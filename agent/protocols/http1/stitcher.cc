@@ -65,6 +65,7 @@ void Stitcher::CollectRequests() {
   std::size_t head = 0;
   for (std::string& method : request_parser_.TakeHeadMethods()) {
     const bool closely = head < closeness.size() && closeness[head];
+    closely_followed_ = closely_followed_ || closely;
     ++head;
     if (pending_.size() >= kMaxPendingRequests) {
       pending_.pop_front();

@@ -54,6 +54,8 @@ class Stitcher {
   std::size_t BufferedBytes() const;
   // True once an upgrade (101) or a CONNECT tunnel ended HTTP on this connection.
   bool tunneled() const { return response_parser_.stopped(); }
+  // True once a request head was one the limits follow closely (LLM calls).
+  bool closely_followed() const { return closely_followed_; }
 
  private:
   struct Pending {
@@ -77,6 +79,7 @@ class Stitcher {
   std::uint64_t dropped_requests_ = 0;
   std::uint64_t interim_responses_ = 0;
   std::vector<Exchange> ready_;
+  bool closely_followed_ = false;
 };
 
 }  // namespace infrared::protocols::http1

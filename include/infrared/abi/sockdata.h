@@ -94,6 +94,7 @@ struct infrared_sock_library_event {
 #define INFRARED_CONN_SKIP 1u /* not HTTP (or TLS ciphertext): stop copying payloads */
 #define INFRARED_CONN_TLS 2u  /* its bytes are TLS records: the plaintext comes from uprobes */
 #define INFRARED_CONN_SEEN 4u /* its first payload was looked at */
+#define INFRARED_CONN_LLM 8u  /* it carries LLM API calls: copied up to llm_capture_bytes a call */
 
 /* Which function a TLS entry probe was attached to: its attach cookie. One
  * entry program (and one multi-uprobe link per library) serves them all, so
@@ -107,6 +108,12 @@ enum infrared_tls_function {
   INFRARED_TLS_GO_WRITE = 6,
   INFRARED_TLS_GO_READ = 7,
   INFRARED_TLS_GO_CLOSE = 8,
+};
+
+/* Per-call copy limits (map capture_limits), written by the agent after load. */
+struct infrared_capture_limits {
+  __u32 bytes_per_call;     /* capture.bytes_per_call */
+  __u32 llm_bytes_per_call; /* genai.bytes_per_call, on connections carrying LLM calls */
 };
 
 /* A TLS stream as the kernel tracks it (map tls_streams). */

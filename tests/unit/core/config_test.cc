@@ -80,6 +80,7 @@ std::string FieldOf(const Config& config, const std::string& key) {
   if (key == "genai.enabled") return config.genai_enabled ? "true" : "false";
   if (key == "genai.max_body_bytes") return std::to_string(config.genai_max_body_bytes);
   if (key == "genai.prices_file") return config.genai_prices_file;
+  if (key == "genai.bytes_per_call") return std::to_string(config.genai_bytes_per_call);
   if (key == "genai.gateways") return Joined(config.genai_gateways);
   if (key == "spans.output") return config.spans_output;
   if (key == "spans.queue_size") return std::to_string(config.spans_queue_size);
@@ -133,6 +134,8 @@ const std::vector<KeyRow> kKeyRows = {
     {"genai.enabled", "--genai.enabled", "--genai.enabled", "true", "false"},
     {"genai.max_body_bytes", "--genai.max-body-bytes", "--genai.max_body_bytes", "1048576",
      "65536"},
+    {"genai.bytes_per_call", "--genai.bytes-per-call", "--genai.bytes_per_call", "131072",
+     "4096"},
     {"genai.prices_file", "--genai.prices-file", "--genai.prices_file", "", "/etc/prices.yaml"},
     {"genai.gateways", "--genai.gateways", "--genai.gateways", "", "llm.internal=litellm"},
     {"spans.output", "--spans.output", "--spans.output", "", "stdout"},

@@ -162,6 +162,22 @@ INSTANTIATE_TEST_SUITE_P(
                   "stream_incomplete"}),
     [](const ::testing::TestParamInfo<ErrorCase>& param_info) { return param_info.param.name; });
 
+// A request body cut before "model" (the kernel copies a bounded prefix of
+// each call): the response's model fills in.
+TEST(CallReaderTest, CutRequestTakesTheResponseModel) {
+  const std::string body = R"({"messages":[{"role":"user","content":")" + std::string(5000, 'x');
+  Exchange exchange = Call("/v1/chat/completions", body.substr(0, 4096), 200,
+                           {{"Content-Type", "application/json"}});
+  exchange.request.body_size = body.size() + 100;
+  exchange.request.body_truncated = true;
+  Arrive(exchange, {{R"({"id":"c","model":"gpt-4.1-2025-04-14","choices":[],)"
+                     R"("usage":{"prompt_tokens":1500,"completion_tokens":1}})",
+                     1100 * kMs}});
+  const CallRecord call = ReadCall(*RecogniseCall(exchange, {}), exchange, {});
+  EXPECT_EQ(call.request.model, "gpt-4.1-2025-04-14");
+  EXPECT_EQ(call.response.usage.input_tokens, 1500u);
+}
+
 TEST(CallReaderTest, NotAnLlmCall) {
   Exchange exchange = Call("/v1/users", "{}", 200, {});
   EXPECT_FALSE(RecogniseCall(exchange, {}));

@@ -37,7 +37,9 @@ class FakeSink : public ExchangeSink {
 class FakeDecisions : public ConnDecisions {
  public:
   void Skip(const ConnId& conn) override { skipped.push_back(conn); }
+  void FollowClosely(const ConnId& conn) override { followed.push_back(conn); }
   std::vector<ConnId> skipped;
+  std::vector<ConnId> followed;
 };
 
 const ConnId kConn{100, 5, 1000};
@@ -229,6 +231,25 @@ TEST_F(ConnTrackerTest, NotHttpOnKnownRoleIsSkippedOnce) {
   EXPECT_EQ(tracker_->Size(), 0u);
   EXPECT_EQ(tracker_->counts().not_http_connections, 1u);
   EXPECT_EQ(tracker_->counts().http_connections, 0u);
+}
+
+// The kernel hears once that a connection carries closely followed (LLM)
+// requests, as soon as the first such head is parsed.
+TEST_F(ConnTrackerTest, ClosenessIsToldOncePerConnection) {
+  TrackerLimits limits;
+  limits.parser.follows_closely = [](std::string_view, std::string_view target) {
+    return target == "/v1/chat/completions";
+  };
+  Reset(limits);
+  Open(kConn, Role::kClient);
+  Call(kConn, Direction::kEgress, Get("/a"), 10);
+  Call(kConn, Direction::kIngress, Ok("x"), 20);
+  EXPECT_THAT(decisions_.followed, IsEmpty());
+  Call(kConn, Direction::kEgress, Get("/v1/chat/completions"), 30);
+  EXPECT_THAT(decisions_.followed, ElementsAre(kConn));
+  Call(kConn, Direction::kIngress, Ok("y"), 40);
+  Call(kConn, Direction::kEgress, Get("/v1/chat/completions"), 50);
+  EXPECT_THAT(decisions_.followed, ElementsAre(kConn));
 }
 
 // Bytes before a message start are skipped by the parser and counted once
