@@ -46,7 +46,8 @@ def _lower(values):
 
 
 def span_problems(run, span, call):
-    """What is wrong with the span of one call."""
+    """What is wrong with the span of one call. Finish reasons compare case-blind
+    (Gemini's STOP may be reported as stop)."""
     a = span["attributes"]
     ok = run.error is None
     want = {"gen_ai.operation.name": run.operation, "gen_ai.provider.name": run.provider,
@@ -106,6 +107,12 @@ def run_problems(run, spans, samples):
             problems.append(f"{what}: no span for call {call['seq']} (gen_ai.response.id {call['id']})")
         else:
             problems += [f"{what}, call {call['seq']}: {p}" for p in span_problems(run, span, call)]
+    return problems + [f"{what}: {p}" for p in _metric_problems(run, samples)]
+
+
+def _metric_problems(run, samples):
+    """What is wrong with the GenAI metrics of a run's service."""
+    problems = []
     labels = {"service_name": run.service, "gen_ai_operation_name": run.operation,
               "gen_ai_provider_name": run.provider, "gen_ai_request_model": run.model}
     if run.error:
@@ -114,19 +121,19 @@ def run_problems(run, spans, samples):
         labels["gen_ai_response_model"] = run.response_model
     counted = metric_sum(samples, "gen_ai_client_operation_duration_seconds_count", **labels)
     if counted != run.count:
-        problems.append(f"{what}: gen_ai_client_operation_duration_seconds_count{labels} is {counted:g}, "
+        problems.append(f"gen_ai_client_operation_duration_seconds_count{labels} is {counted:g}, "
                         f"wanted {run.count}")
     if run.error is None:
         totals = token_totals(run.calls)
         got = token_usage(samples, run.service)
         if got != {kind: totals[kind] for kind in got}:
-            problems.append(f"{what}: gen_ai_client_token_usage_sum per token type is {got}, the fake "
+            problems.append(f"gen_ai_client_token_usage_sum per token type is {got}, the fake "
                             f"server counted {totals}")
         streams = sum(c["stream"] for c in run.calls)
         first = metric_sum(samples, "gen_ai_client_operation_time_to_first_chunk_seconds_count",
                            service_name=run.service)
         if first != streams:
-            problems.append(f"{what}: gen_ai_client_operation_time_to_first_chunk_seconds_count is "
+            problems.append(f"gen_ai_client_operation_time_to_first_chunk_seconds_count is "
                             f"{first:g}, wanted {streams} (one per stream)")
     return problems
 

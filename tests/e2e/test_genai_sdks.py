@@ -14,11 +14,16 @@ its own process and service name, started after the agent:
 Answers come gzip, deflate, br, zstd or as the client's Accept-Encoding asks.
 For each client, exactly one client span per call (no extra HTTP span), named
 "{operation} {model}", with the operation, provider, request and response models,
-finish reasons, response id, HTTP method/status/path/scheme/address/port, the token
-counts of that call as the server reported them, and time to first chunk on
-streams only; one sample per call in gen_ai_client_operation_duration_seconds, and
-per token type (input, output) the _sum of gen_ai_client_token_usage for the
-client's service equal to the fake server's total for it, exactly.
+finish reasons, response id, HTTP method/status/path/scheme/address/port, no
+error.type, the token counts of that call as the server reported them (input,
+output, cache read, cache creation; one the API does not report may be absent), the
+request's max_tokens/temperature/top_p where sent (openai-chat), and a time to first
+chunk within the span on streams only. For each client's service: one sample per
+call in gen_ai_client_operation_duration_seconds (labelled with operation, provider,
+request and response model), one per stream in
+gen_ai_client_operation_time_to_first_chunk_seconds, and per token type (input,
+output) the _sum of gen_ai_client_token_usage equal to the fake server's total,
+exactly. Calls are matched to spans by gen_ai.response.id (Ollama has none: in order).
 """
 from genai_expect import llm_setup, run_and_expect
 from llm_peers import curl_ollama_run, httpx_run, sdk_run
@@ -40,11 +45,11 @@ def tls_runs(server):
                             "gen_ai.request.top_p": 0.9}, **OPENAI),
         sdk_run("openai-chat-stream", server, "openai-chat", "gpt-4o-mini", 2, "--stream", *encoded("br"),
                 operation="chat", finish=["stop"], **OPENAI),
-        # What a Responses call's finish reason should be is not settled: not checked.
+        # The Responses API has no finish reason; its answer's status stands for one.
         sdk_run("openai-responses", server, "openai-responses", "gpt-4.1-mini", 1, *encoded("deflate"),
-                operation="chat", **OPENAI),
+                operation="chat", finish=["completed"], **OPENAI),
         sdk_run("openai-responses-stream", server, "openai-responses", "gpt-4.1-mini", 1, "--stream",
-                *encoded("accept"), operation="chat", **OPENAI),
+                *encoded("accept"), operation="chat", finish=["completed"], **OPENAI),
         sdk_run("openai-completions", server, "openai-completions", "gpt-3.5-turbo-instruct", 1,
                 *encoded("gzip"), operation="text_completion", finish=["stop"], **OPENAI),
         sdk_run("openai-embeddings", server, "openai-embeddings", "text-embedding-3-small", 1,

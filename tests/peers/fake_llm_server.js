@@ -178,7 +178,9 @@ class FakeLlmServer {
   }
 
   Handle(req, res) {
+    // A client may go away mid-answer; that ends its call, not the server.
     req.socket.on('error', () => {});
+    res.on('error', () => {});
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
@@ -326,6 +328,8 @@ function Main() {
     process.exit(1);
   });
   process.on('SIGTERM', () => process.exit(0));
+  // Said loudly on stderr, but the calls of other clients go on.
+  process.on('uncaughtException', (err) => process.stderr.write(`fake_llm_server: uncaught: ${err.stack}\n`));
   server.listen(options.port, '127.0.0.1', () => {
     fs.writeSync(1, JSON.stringify({ port: server.address().port }) + '\n');
   });
