@@ -14,6 +14,8 @@
 
 #include "agent/protocols/sse/parse.h"
 
+#include "tests/fuzz/split_plan.h"
+
 namespace {
 
 using namespace infrared::protocols::sse;
@@ -80,18 +82,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     limits.max_event_bytes = input.ConsumeIntegralInRange<std::size_t>(0, 64);
     limits.max_line_bytes = input.ConsumeIntegralInRange<std::size_t>(0, 64);
   }
-  std::vector<std::size_t> cuts(input.ConsumeIntegralInRange<std::size_t>(0, 32));
-  for (std::size_t& cut : cuts) cut = input.ConsumeIntegral<std::uint16_t>();
-  const std::string stream = input.ConsumeRemainingBytesAsString();
-  for (std::size_t& cut : cuts) cut %= stream.size() + 1;
-  std::sort(cuts.begin(), cuts.end());
-
-  // Byte by byte as well, where that stays cheap: every Feed boundary at once.
-  std::vector<std::size_t> every(stream.size() <= 1024 ? stream.size() : 0);
-  std::iota(every.begin(), every.end(), std::size_t{1});
-  const Outcome whole = Parse(stream, {}, limits);
-  for (const std::vector<std::size_t>* plan : {&cuts, &every}) {
-    Check(SameButTime(whole, Parse(stream, *plan, limits)));
+  const SplitPlan plan = ConsumeSplitPlan(input);
+  const Outcome whole = Parse(plan.stream, {}, limits);
+  for (const std::vector<std::size_t>* cuts : {&plan.cuts, &plan.every}) {
+    Check(SameButTime(whole, Parse(plan.stream, *cuts, limits)));
   }
   return 0;
 }
