@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "agent/core/http_capture.h"
+#include "agent/genai/prices.h"
 #include "agent/loader/process_probes.h"
 #include "agent/loader/tracefs.h"
 #include "agent/process/event_decoder.h"
@@ -162,6 +163,12 @@ int RunDaemon(const Config& config, Logger& logger) {
     otlp->Start();
   }
   std::unique_ptr<HttpCapture> http;
+  if (config.http_enabled && config.genai_enabled &&
+      !genai::LoadPrices(config.genai_prices_file, error)) {
+    logger.Error("config", error);
+    endpoint.Stop();
+    return 2;
+  }
   if (config.http_enabled) {
     http = HttpCapture::Create(config, logger, registry, self, table, otlp.get(), error);
     if (!http) {

@@ -3,11 +3,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <variant>
 
-#include "agent/genai/default_prices.h"
 #include "agent/genai/detect.h"
 
 namespace infrared::core {
@@ -16,30 +13,6 @@ namespace {
 constexpr int kPollTimeoutMs = 100;
 constexpr std::size_t kSpanBatch = 256;
 constexpr std::uint64_t kExpireEveryNs = 1'000'000'000;
-
-// The shipped price table, with the operator's file (if any) over it.
-std::optional<genai::PriceTable> LoadPrices(const Config& config, std::string& error) {
-  std::optional<genai::PriceTable> table = genai::PriceTable::Parse(genai::DefaultPricesYaml(), error);
-  if (!table) {
-    error = "the built-in price table is invalid: " + error;
-    return std::nullopt;
-  }
-  if (config.genai_prices_file.empty()) return table;
-  std::ifstream file(config.genai_prices_file);
-  std::stringstream text;
-  text << file.rdbuf();
-  if (!file) {
-    error = "genai.prices_file " + config.genai_prices_file + " cannot be read";
-    return std::nullopt;
-  }
-  std::optional<genai::PriceTable> overrides = genai::PriceTable::Parse(text.str(), error);
-  if (!overrides) {
-    error = "genai.prices_file " + config.genai_prices_file + ": " + error;
-    return std::nullopt;
-  }
-  table->Merge(*overrides);
-  return table;
-}
 
 genai::Gateways GatewaysOf(const Config& config) {
   genai::Gateways gateways;
@@ -87,7 +60,7 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
   }
   HttpCapture* raw = capture.get();
   if (config.genai_enabled) {
-    std::optional<genai::PriceTable> prices = LoadPrices(config, error);
+    std::optional<genai::PriceTable> prices = genai::LoadPrices(config.genai_prices_file, error);
     if (!prices) return nullptr;
     semantics::GenAiObserver::Options options;
     options.gateways = GatewaysOf(config);

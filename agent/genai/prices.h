@@ -63,4 +63,9 @@ class PriceTable {
 // are taken out of the input count, which never goes below 0.
 double CostUsd(const Price& price, const Usage& usage);
 
+// The table shipped with infrared, with the operator's file (if a path is
+// given) over it; nullopt with a sentence naming the file when it cannot be
+// read or parsed.
+std::optional<PriceTable> LoadPrices(const std::string& operator_file, std::string& error);
+
 }  // namespace infrared::genai

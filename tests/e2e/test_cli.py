@@ -60,7 +60,10 @@ def check_usage_errors():
         bad_yaml.flush()
         cases += [(["--config", bad_key.name], "listen_adress"),
                   (["--config", bad_yaml.name], bad_yaml.name),
-                  (["--config", "/nonexistent/infrared.yaml"], "/nonexistent/infrared.yaml")]
+                  (["--config", "/nonexistent/infrared.yaml"], "/nonexistent/infrared.yaml"),
+                  # An unusable price table is bad config too, found once the agent runs.
+                  (["--web.listen-address", "127.0.0.1:0", "--log.level", "error",
+                    "--genai.prices-file", bad_yaml.name], bad_yaml.name)]
         for args, mention in cases:
             result = run(*args)
             message = result.stderr.strip()
