@@ -12,6 +12,7 @@
 #include "agent/genai/prices.h"
 #include "agent/loader/process_probes.h"
 #include "agent/loader/tracefs.h"
+#include "agent/net/tcp_capture.h"
 #include "agent/process/event_decoder.h"
 #include "agent/process/proc_reader.h"
 #include "agent/process/process_collector.h"
@@ -182,6 +183,17 @@ int RunDaemon(const Config& config, Logger& logger) {
     registry.AddCollector(http.get());
     handler.SetHttpCapture(http.get());
   }
+  // TCP telemetry degrades alone: without it the rest goes on.
+  std::unique_ptr<net::TcpCapture> tcp = net::TcpCapture::Create(logger, self, table, error);
+  if (tcp) {
+    for (const loader::ProbeStatus& probe : tcp->Probes()) {
+      self.ProbeAttached(probe.name, probe.attached);
+    }
+    registry.AddCollector(tcp.get());
+    tcp->Start();
+  } else {
+    logger.Error("tcp", error);
+  }
   KernelDropCollector kernel_drops(*probes);
   process::ProcessCollector process_collector(table, *probes);
   registry.AddCollector(&process_collector);
@@ -227,6 +239,7 @@ int RunDaemon(const Config& config, Logger& logger) {
   if (otlp) otlp->Shutdown();
   endpoint.Stop();
   http.reset();
+  if (tcp) tcp->Stop();
   probes.reset();  // detaches every probe
   logger.Info("agent", "stopped");
   return 0;

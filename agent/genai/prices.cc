@@ -7,11 +7,8 @@
 #include <charconv>
 #include <cmath>
 #include <exception>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "agent/genai/default_prices.h"
 
 namespace infrared::genai {
 namespace {
@@ -297,29 +294,6 @@ double CostUsd(const Price& price, const Usage& usage) {
          static_cast<double>(cache_read) * price.cache_read +
          static_cast<double>(cache_write) * price.cache_write +
          static_cast<double>(usage.output_tokens.value_or(0)) * price.output;
-}
-
-std::optional<PriceTable> LoadPrices(const std::string& operator_file, std::string& error) {
-  std::optional<PriceTable> table = PriceTable::Parse(DefaultPricesYaml(), error);
-  if (!table) {
-    error = "the built-in price table is invalid: " + error;
-    return std::nullopt;
-  }
-  if (operator_file.empty()) return table;
-  std::ifstream file(operator_file);
-  std::stringstream text;
-  text << file.rdbuf();
-  if (!file) {
-    error = "genai.prices_file " + operator_file + " cannot be read";
-    return std::nullopt;
-  }
-  std::optional<PriceTable> overrides = PriceTable::Parse(text.str(), error);
-  if (!overrides) {
-    error = "genai.prices_file " + operator_file + ": " + error;
-    return std::nullopt;
-  }
-  table->Merge(*overrides);
-  return table;
 }
 
 }  // namespace infrared::genai
