@@ -24,6 +24,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define INFRARED_RCV_SHUTDOWN 1 /* sk_shutdown: the peer's FIN arrived */
+
 /* include/net/tcp_states.h: enum values, not in BTF as named constants we can
  * rely on across kernels. */
 #define TCP_ST_ESTABLISHED 1
@@ -215,6 +217,17 @@ static __always_inline void on_closed(const struct sock *sk) {
   if (!s)
     return;
   read_rtt(sk, s);
+  /* A socket can reach CLOSE (a half-closed client getting the server's FIN)
+   * with data still queued, read after its entry is gone, or while a read
+   * that already took its bytes has not yet reported them: the final figure
+   * is what the kernel received in sequence (tcp_sock.bytes_received), less
+   * the sequence number the peer's FIN took. */
+  const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+  __u64 received = BPF_CORE_READ(tp, bytes_received);
+  if (received > 0 && (BPF_CORE_READ(sk, sk_shutdown) & INFRARED_RCV_SHUTDOWN))
+    received -= 1;
+  if (received > s->bytes_received)
+    s->bytes_received = received;
   __u64 now = bpf_ktime_get_ns();
   __u64 since = s->established_ns ? s->established_ns : s->open_ns;
   emit(INFRARED_TCP_CLOSE, 0, now - since, s);
