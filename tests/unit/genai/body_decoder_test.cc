@@ -410,6 +410,50 @@ TEST(BodyDecoderTest, ConcatenatedGzipMembersAndZstdFrames) {
   }
 }
 
+// zstd checks a frame's declared content size when it decodes the whole frame
+// in one call, but not when it streams a frame ending in an empty block: the
+// decoder checks it itself, so the split does not decide whether it is an error.
+TEST(BodyDecoderTest, ZstdContentSizeIsCheckedWhateverTheSplit) {
+  // Declares 5 bytes; a raw block "hello", then an empty last block.
+  const std::string honest("\x28\xb5\x2f\xfd\x20\x05\x28\x00\x00hello\x01\x00\x00", 17);
+  // Declares 32 bytes but holds two empty blocks; then a frame of 11 RLE bytes
+  // (a fuzzer's find: fed in pieces, it used to decode as the second frame alone).
+  const std::string short_frame(
+      "\x28\xb5\x2f\xfd\x20\x20\x00\x00\x00\x01\x00\x00"
+      "\x28\xb5\x2f\xfd\x00\x00\x5b\x00\x00\xa6",
+      22);
+  // Declares 2 bytes but its last block holds 5.
+  const std::string long_frame("\x28\xb5\x2f\xfd\x20\x02\x29\x00\x00hello", 14);
+  for (Split split : {Split::kWhole, Split::kByteByByte, Split::kRandom}) {
+    const Decoded decoded = Decode(Encoding::kZstd, honest, kNoCap, split);
+    EXPECT_EQ(decoded.output, "hello");
+    EXPECT_EQ(decoded.finish, Status::kOk);
+    EXPECT_TRUE(decoded.complete);
+    for (const std::string& lying : {short_frame, long_frame}) {
+      const Decoded wrong = Decode(Encoding::kZstd, lying, kNoCap, split);
+      EXPECT_EQ(wrong.finish, Status::kError) << kSplitNames[static_cast<int>(split)];
+      EXPECT_FALSE(wrong.truncated);
+      EXPECT_FALSE(wrong.complete);
+      EXPECT_LE(wrong.output.size(), 2u) << "output past the declared size";
+    }
+  }
+}
+
+// A zstd frame's first byte, then a legacy (v0.6) magic number: zstd, fed the
+// header in pieces, looked for a legacy frame where the second piece began.
+TEST(BodyDecoderTest, ZstdLegacyMagicIsRefusedWhereverTheBodyIsCut) {
+  const std::string body("\x28\x26\xb5\x2f\xfd\x00\x00\x00", 8);
+  for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+    std::unique_ptr<BodyDecoder> decoder = BodyDecoder::Create(Encoding::kZstd, kNoCap);
+    std::string output;
+    decoder->Feed(std::string_view(body).substr(0, cut), output);
+    decoder->Feed(std::string_view(body).substr(cut), output);
+    EXPECT_EQ(decoder->Finish(output), Status::kError) << "cut at " << cut;
+    EXPECT_FALSE(decoder->truncated()) << "cut at " << cut;
+    EXPECT_EQ(output, "");
+  }
+}
+
 // Both deflate flavours, with the two bytes that tell them apart fed apart.
 TEST(BodyDecoderTest, DeflateIsZlibWrappedOrRaw) {
   const struct {
