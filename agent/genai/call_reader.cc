@@ -1,6 +1,7 @@
 #include "agent/genai/call_reader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <memory>
 #include <string_view>
