@@ -155,11 +155,24 @@ bool SockProbes::SetFlag(const net::ConnId& conn, std::uint32_t flag) {
 }
 
 // The kernel keys TLS streams by the library's object, which userspace never
-// learns: the stream is found by its generation. Flags are set once per
-// stream at most (not HTTP/1.x, or LLM calls), so a walk of the map is
-// affordable.
+// learns: the stream is found by its generation, walking the map. A walk
+// remembers every stream it meets, so that the next streams to flag (an
+// HTTP/2 client's many TLS connections, say) are found without another.
 bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
   const int fd = bpf_map__fd(skeleton_->maps.tls_streams);
+  auto apply = [&](const infrared_tls_stream_key& key) {
+    infrared_tls_stream stream{};
+    if (key.pid != conn.pid || bpf_map_lookup_elem(fd, &key, &stream) != 0 ||
+        stream.generation != conn.generation) {
+      return false;
+    }
+    stream.flags |= flag;
+    return bpf_map_update_elem(fd, &key, &stream, BPF_EXIST) == 0;
+  };
+  if (auto it = tls_keys_.find(conn.generation); it != tls_keys_.end() && apply(it->second)) {
+    return true;
+  }
+  if (tls_keys_.size() >= bpf_map__max_entries(skeleton_->maps.tls_streams)) tls_keys_.clear();
   infrared_tls_stream_key key{};
   infrared_tls_stream_key next{};
   const infrared_tls_stream_key* previous = nullptr;
@@ -167,14 +180,10 @@ bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
     key = next;
     previous = &key;
     infrared_tls_stream stream{};
-    if (key.pid != conn.pid || bpf_map_lookup_elem(fd, &key, &stream) != 0 ||
-        stream.generation != conn.generation) {
-      continue;
-    }
-    stream.flags |= flag;
-    return bpf_map_update_elem(fd, &key, &stream, BPF_EXIST) == 0;
+    if (bpf_map_lookup_elem(fd, &key, &stream) == 0) tls_keys_[stream.generation] = key;
   }
-  return false;
+  auto it = tls_keys_.find(conn.generation);
+  return it != tls_keys_.end() && apply(it->second);
 }
 
 int SockProbes::MapFd(const char* name) const {

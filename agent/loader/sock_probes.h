@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/core/config.h"
@@ -67,6 +68,8 @@ class SockProbes {
   std::unique_ptr<RingReader> ring_;
   std::vector<ProbeStatus> probes_;
   std::vector<bpf_link**> links_;
+  // TLS streams met by map walks, by generation (bounded by the map's size).
+  std::unordered_map<std::uint64_t, infrared_tls_stream_key> tls_keys_;
 };
 
 }  // namespace infrared::loader
