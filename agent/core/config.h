@@ -17,6 +17,7 @@ struct Config {
   std::uint32_t process_events_buffer_bytes = 4u << 20;  // process.events_buffer_bytes
   std::uint32_t process_rescan_interval_seconds = 30;    // process.rescan_interval_seconds
 
+  bool tcp_enabled = true;                        // tcp.enabled
   bool http_enabled = true;                       // http.enabled
   bool http_tls = true;                           // http.tls
   std::uint32_t http_max_connections = 16384;     // http.max_connections

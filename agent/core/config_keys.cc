@@ -5,7 +5,7 @@
 namespace infrared::core {
 namespace {
 
-constexpr std::array<KeySpec, 32> kKeys = {{
+constexpr std::array<KeySpec, 33> kKeys = {{
     {.key = "web.listen_address",
      .placeholder = "ADDRESS",
      .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
@@ -52,6 +52,14 @@ constexpr std::array<KeySpec, 32> kKeys = {{
      .number = &Config::process_rescan_interval_seconds,
      .min = 1,
      .max = 86400},
+    {.key = "tcp.enabled",
+     .placeholder = "BOOL",
+     .description = "Report TCP connections per process and peer: connect latency, bytes, "
+                    "retransmits, resets, RTT, lifetimes.",
+     .accepted = "true or false",
+     .kind = ValueKind::kBool,
+     .boolean = &Config::tcp_enabled,
+     .example = "false"},
     {.key = "http.enabled",
      .placeholder = "BOOL",
      .description = "Capture socket payloads of TCP connections and report HTTP/1.x exchanges as "

@@ -184,14 +184,15 @@ int RunDaemon(const Config& config, Logger& logger) {
     handler.SetHttpCapture(http.get());
   }
   // TCP telemetry degrades alone: without it the rest goes on.
-  std::unique_ptr<net::TcpCapture> tcp = net::TcpCapture::Create(logger, self, table, error);
+  std::unique_ptr<net::TcpCapture> tcp;
+  if (config.tcp_enabled) tcp = net::TcpCapture::Create(logger, self, table, error);
   if (tcp) {
     for (const loader::ProbeStatus& probe : tcp->Probes()) {
       self.ProbeAttached(probe.name, probe.attached);
     }
     registry.AddCollector(tcp.get());
     tcp->Start();
-  } else {
+  } else if (config.tcp_enabled) {
     logger.Error("tcp", error);
   }
   KernelDropCollector kernel_drops(*probes);

@@ -11,7 +11,7 @@ import agent
 from agent import Agent, fail, wait_until
 
 KEYS = ["web.listen_address", "log.format", "log.level", "process.max_processes",
-        "process.events_buffer_bytes", "process.rescan_interval_seconds", "http.enabled",
+        "process.events_buffer_bytes", "process.rescan_interval_seconds", "tcp.enabled", "http.enabled",
         "http.tls", "http.max_connections", "http.connection_idle_seconds", "http.route_patterns",
         "capture.executables", "capture.bytes_per_call", "capture.events_buffer_bytes",
         "capture.content", "capture.content_max_bytes", "genai.enabled", "genai.max_body_bytes",
@@ -129,12 +129,31 @@ def check_endpoints_and_signals():
                    "the agent's programs to be unloaded after it stopped")
 
 
+def check_tcp_can_be_turned_off():
+    """--tcp.enabled=false: no TCP probe attached, no tcp_* series, the rest runs."""
+    def tcp_parts(running):
+        samples = running.samples()
+        return ([n for n, _, _ in samples if n.startswith("tcp_")],
+                [l.get("probe") for n, l, _ in samples
+                 if n == "infrared_probe_attached" and l.get("probe") == "inet_sock_set_state"],
+                [n for n, _, _ in samples if n == "process_cpu_time_seconds_total"])
+    with Agent("--tcp.enabled=false") as running:
+        series, probes, processes = tcp_parts(running)
+        if series or probes or not processes:
+            fail(f"--tcp.enabled=false: tcp series {series[:3]}, TCP probes {probes}, "
+                 f"{len(processes)} process series")
+    with Agent() as running:
+        wait_until(lambda: tcp_parts(running)[1], 10, "the TCP probes, on by default")
+    print("--tcp.enabled=false leaves TCP out; on by default")
+
+
 def main():
     check_usage_errors()
     agent.require_bpf()
     check_unprivileged()
     check_endpoints_and_signals()
     check_unusable_span_output()
+    check_tcp_can_be_turned_off()
     print("1 passed, 0 failed")
 
 

@@ -63,6 +63,7 @@ std::string FieldOf(const Config& config, const std::string& key) {
   if (key == "process.rescan_interval_seconds") {
     return std::to_string(config.process_rescan_interval_seconds);
   }
+  if (key == "tcp.enabled") return config.tcp_enabled ? "true" : "false";
   if (key == "http.enabled") return config.http_enabled ? "true" : "false";
   if (key == "http.tls") return config.http_tls ? "true" : "false";
   if (key == "http.max_connections") return std::to_string(config.http_max_connections);
@@ -116,6 +117,7 @@ const std::vector<KeyRow> kKeyRows = {
      "--process.events_buffer_bytes", "4194304", "65536"},
     {"process.rescan_interval_seconds", "--process.rescan-interval-seconds",
      "--process.rescan_interval_seconds", "30", "5"},
+    {"tcp.enabled", "--tcp.enabled", "--tcp.enabled", "true", "false"},
     {"http.enabled", "--http.enabled", "--http.enabled", "true", "false"},
     {"http.tls", "--http.tls", "--http.tls", "true", "false"},
     {"http.max_connections", "--http.max-connections", "--http.max_connections", "16384", "128"},
