@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace infrared::genai {
+
+// What one codec call did.
+struct CodecStep {
+  std::size_t consumed = 0;
+  std::size_t produced = 0;
+  bool error = false;
+};
+
+class BodyCodec {
+ public:
+  virtual ~BodyCodec() = default;
+  // Decodes from `input` into at most `room` (>= 1) bytes at `out`. Called with
+  // no input to drain output the codec holds from earlier input.
+  virtual CodecStep Run(const std::uint8_t* input, std::size_t input_size, std::uint8_t* out,
+                        std::size_t room) = 0;
+  // The stream's end marker has been read, and nothing has begun after it.
+  virtual bool AtEnd() const = 0;
+};
+
+// zstd's codec (agent/genai/zstd_codec.cc); nullptr when it cannot allocate.
+std::unique_ptr<BodyCodec> MakeZstdCodec();
+
+}  // namespace infrared::genai
