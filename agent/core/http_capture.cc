@@ -66,6 +66,12 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
     options.gateways = GatewaysOf(config);
     options.reader.capture_content = config.capture_content;
     options.content_max_bytes = config.capture_content_max_bytes;
+    options.on_body_problem = [raw](const std::string& problem) {
+      raw->self_.Dropped("genai_body", problem);
+    };
+    for (const char* problem : {"truncated", "capped", "unsupported_encoding", "decode_error"}) {
+      self.Dropped("genai_body", problem, 0);
+    }
     capture->genai_ =
         std::make_unique<semantics::GenAiObserver>(registry, std::move(*prices), options);
   }
@@ -132,11 +138,6 @@ void HttpCapture::OnRecord(const void* data, std::size_t size) {
         using Event = std::decay_t<decltype(event)>;
         if constexpr (std::is_same_v<Event, net::OpenEvent>) {
           self_.Event("sock_open");
-          if (event.conn.tls()) {
-            logger_.Debug("http", "TLS stream socket",
-                          {{"pid", event.conn.pid}, {"socket_fd", event.socket_fd},
-                           {"remote_port", event.remote.port}, {"local_port", event.local.port}});
-          }
           tracker_->OnOpen(event);
         } else if constexpr (std::is_same_v<Event, net::DataEvent>) {
           self_.Event("sock_data");

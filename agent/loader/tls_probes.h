@@ -40,8 +40,6 @@ class TlsProbes {
   // named by symbol (a Go function with all its returns counts as one).
   std::vector<ProbeStatus> Attach(const tls::TlsTarget& target, core::Logger& logger);
 
-  bool multi_links() const { return multi_; }
-
  private:
   // Functions of one program attached at once: their file offsets, and each
   // one's attach cookie (enum infrared_tls_function; 0 for returns).

@@ -72,7 +72,6 @@ void ConnTracker::OnOpen(const OpenEvent& event) {
   connection->info.ipv6 = event.ipv6;
   connection->info.local = event.local;
   connection->info.remote = event.remote;
-  connection->info.socket_fd = event.socket_fd;
 }
 
 // Classifies the first bytes of a call: decides HTTP or not, and the role when

@@ -20,7 +20,6 @@ struct ConnectionInfo {
   bool ipv6 = false;
   Endpoint local;
   Endpoint remote;
-  std::int32_t socket_fd = -1;  // a TLS stream's socket, when the kernel found it
 };
 
 // Receives each finished HTTP exchange, in order per connection.

@@ -82,6 +82,9 @@ bool GenAiObserver::Observe(const protocols::http1::Exchange& exchange, const Ca
   const std::optional<genai::CallShape> shape = genai::RecogniseCall(exchange, options_.gateways);
   if (!shape) return false;
   const genai::CallRecord call = genai::ReadCall(*shape, exchange, options_.reader);
+  if (!call.body_problem.empty() && options_.on_body_problem) {
+    options_.on_body_problem(call.body_problem);
+  }
   std::optional<double> cost;
   const std::string& priced_model =
       call.response.model.empty() ? call.request.model : call.response.model;

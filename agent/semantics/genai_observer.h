@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -25,6 +26,9 @@ class GenAiObserver : public ClientCallObserver {
     genai::Gateways gateways;
     genai::ReaderOptions reader;
     std::size_t content_max_bytes = 8192;  // per content attribute, when captured
+    // A body read only in part (CallRecord::body_problem): its usage or
+    // finish may be missing from the call's telemetry.
+    std::function<void(const std::string& problem)> on_body_problem;
   };
 
   GenAiObserver(telemetry::MetricRegistry& registry, genai::PriceTable prices, Options options);

@@ -166,6 +166,26 @@ TEST_F(GenAiObserverTest, ModelLabelsAreBounded) {
   EXPECT_EQ(other, 10u);
 }
 
+TEST(GenAiObserverBodyTest, BodiesReadInPartAreReported) {
+  telemetry::MetricRegistry registry;
+  std::vector<std::string> problems;
+  GenAiObserver::Options options;
+  options.on_body_problem = [&problems](const std::string& problem) {
+    problems.push_back(problem);
+  };
+  GenAiObserver observer(registry, Prices(), options);
+  Exchange whole = AnthropicCall("claude-priced-1", 200, kAnswer);
+  Exchange stacked = whole;
+  stacked.response.headers.push_back({"Content-Encoding", "gzip, br"});
+  Exchange cut = whole;
+  cut.response.body.resize(20);
+  cut.response.body_truncated = true;
+  for (const Exchange* exchange : {&whole, &stacked, &cut}) {
+    ASSERT_TRUE(observer.Observe(*exchange, {"a", "s", "e", 0.1}, nullptr));
+  }
+  EXPECT_EQ(problems, (std::vector<std::string>{"unsupported_encoding", "truncated"}));
+}
+
 TEST(GenAiObserverContentTest, ContentOnlyWhenAskedAndCut) {
   telemetry::MetricRegistry registry;
   GenAiObserver::Options options;
