@@ -8,6 +8,7 @@
 
 #include "agent/core/config.h"
 #include "agent/core/daemon.h"
+#include "agent/core/host_paths.h"
 #include "agent/core/logging.h"
 
 #ifndef INFRARED_VERSION
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   const Config& config = command_line->config;
+  if (command_line->print_host_paths) {
+    std::fputs(FormatHostPaths(HostPaths(config)).c_str(), stdout);
+    return 0;
+  }
   LogFormat format = LogFormat::kJson;
   LogLevel level = LogLevel::kInfo;
   ParseLogFormat(config.log_format, format);  // validated by ParseCommandLine

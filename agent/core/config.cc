@@ -252,12 +252,14 @@ bool ScanArgument(int argc, const char* const argv[], int& i, CommandLine& resul
   std::string_view arg = argv[i];
   std::string_view name = arg.substr(0, arg.find('='));
   bool has_value = name.size() != arg.size();
-  if (name == "-h" || name == "--help" || name == "--version") {
+  if (name == "-h" || name == "--help" || name == "--version" || name == "--print-host-paths") {
     if (has_value) {
       error = "Flag " + std::string(name) + " does not take a value.";
       return false;
     }
-    (name == "--version" ? result.show_version : result.show_help) = true;
+    (name == "--version"            ? result.show_version
+     : name == "--print-host-paths" ? result.print_host_paths
+                                    : result.show_help) = true;
     return true;
   }
   if (name == "--config") {
@@ -377,6 +379,9 @@ std::string HelpText() {
        "Flags on the command line override it."});
   add("-h, --help", {"Show this help and exit."});
   add("--version", {"Print the version and exit."});
+  add("--print-host-paths",
+      {"Print the host paths the agent reads with these settings (path, how a container gets "
+       "it, access, why; tab-separated) and exit."});
   Config defaults;
   for (const KeySpec& spec : KeySpecs()) {
     std::string accepted = "Accepts " + std::string(spec.accepted);

@@ -17,6 +17,28 @@ struct Config {
   std::uint32_t process_events_buffer_bytes = 4u << 20;  // process.events_buffer_bytes
   std::uint32_t process_rescan_interval_seconds = 30;    // process.rescan_interval_seconds
 
+  // Kubernetes: pod, namespace and container names for the processes of pods.
+  std::string k8s_pod_logs_dir = "/var/log/pods";              // k8s.pod_logs_dir ("": unread)
+  std::string k8s_container_logs_dir = "/var/log/containers";  // k8s.container_logs_dir
+  std::string k8s_api = "auto";                                 // k8s.api: auto | off | URL
+  std::string k8s_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";  // k8s.token_file
+  std::string k8s_ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";    // k8s.ca_file
+  std::string k8s_node_name;  // k8s.node_name ("": $NODE_NAME, else the host name)
+
+  // Which processes are reported: all of the select.* lists given must match
+  // (any element of a list), and none of the exclude.* lists.
+  std::vector<std::string> select_executables;     // select.executables (globs)
+  std::vector<std::string> select_command_lines;   // select.command_lines (regexes)
+  std::vector<std::string> select_containers;      // select.containers (names or id prefixes)
+  std::vector<std::string> select_k8s_namespaces;  // select.k8s_namespaces
+  std::vector<std::string> select_k8s_pod_labels;  // select.k8s_pod_labels ("key=value")
+  bool select_llm_only = false;                    // select.llm_only
+  std::vector<std::string> exclude_executables;     // exclude.executables
+  std::vector<std::string> exclude_command_lines;   // exclude.command_lines
+  std::vector<std::string> exclude_containers;      // exclude.containers
+  std::vector<std::string> exclude_k8s_namespaces;  // exclude.k8s_namespaces
+  std::vector<std::string> exclude_k8s_pod_labels;  // exclude.k8s_pod_labels
+
   bool tcp_enabled = true;                        // tcp.enabled
   bool http_enabled = true;                       // http.enabled
   bool http_tls = true;                           // http.tls
@@ -53,6 +75,7 @@ struct CommandLine {
   Config config;
   bool show_help = false;
   bool show_version = false;
+  bool print_host_paths = false;  // --print-host-paths
   std::string config_path;  // empty when no --config was given
 };
 

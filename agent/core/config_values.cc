@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <regex>
 
 #include "agent/core/listen_address.h"
 
@@ -63,6 +64,7 @@ bool SetSingleValue(const KeySpec& spec, std::string_view text, Config& config) 
       }
       break;
     case ValueKind::kText:
+      if (spec.element_ok && !spec.element_ok(text)) return false;
       break;
     // Only the two words: "yes", "on" and "1" are refused rather than guessed at.
     case ValueKind::kBool:
@@ -121,6 +123,29 @@ bool IsHeaderPair(std::string_view text) {
   std::size_t equals = text.find('=');
   return equals != std::string_view::npos && equals > 0 &&
          text.find_first_of("\r\n") == std::string_view::npos;
+}
+
+bool IsExecutableGlob(std::string_view text) { return IsExecutableName(text); }
+
+bool IsRegex(std::string_view text) {
+  try {
+    std::regex compiled{std::string(text)};
+    return true;
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+bool IsLabelPair(std::string_view text) {
+  std::size_t equals = text.find('=');
+  return equals != std::string_view::npos && equals > 0;
+}
+
+bool IsNonEmpty(std::string_view text) { return !text.empty(); }
+
+bool IsKubeApi(std::string_view text) {
+  return text == "auto" || text == "off" || text.starts_with("http://") ||
+         text.starts_with("https://");
 }
 
 }  // namespace infrared::core

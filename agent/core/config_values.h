@@ -28,7 +28,8 @@ struct KeySpec {
   std::uint32_t min = 0;
   std::uint32_t max = 0;
   std::array<std::string_view, 4> choices = {};
-  bool (*element_ok)(std::string_view) = nullptr;  // kList: whether one element is accepted
+  // kList: whether one element is accepted; kText: whether the value is (nullptr: any)
+  bool (*element_ok)(std::string_view) = nullptr;
   std::string_view example = {};  // for "needs a value" errors; the default when empty
 };
 
@@ -49,5 +50,15 @@ bool IsRouteTemplate(std::string_view text);
 bool IsExecutableName(std::string_view text);
 // "key=value" with a non-empty key and no line breaks (an HTTP header).
 bool IsHeaderPair(std::string_view text);
+// A glob (select.executables): non-empty, without '/'.
+bool IsExecutableGlob(std::string_view text);
+// An ECMAScript regular expression std::regex accepts.
+bool IsRegex(std::string_view text);
+// A label selector element: "key=value" with a non-empty key.
+bool IsLabelPair(std::string_view text);
+// Anything non-empty (container names, id prefixes, namespaces).
+bool IsNonEmpty(std::string_view text);
+// k8s.api: "auto", "off", or an http:// or https:// URL.
+bool IsKubeApi(std::string_view text);
 
 }  // namespace infrared::core

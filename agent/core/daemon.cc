@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "agent/core/http_capture.h"
+#include "agent/core/workloads.h"
 #include "agent/genai/prices.h"
 #include "agent/loader/process_probes.h"
 #include "agent/loader/tracefs.h"
@@ -134,6 +135,9 @@ int RunDaemon(const Config& config, Logger& logger) {
   process::ProcessTable table(config.process_max_processes, [&self](const char* reason) {
     self.Dropped("process_table", reason);
   });
+  Workloads workloads(config, logger, self);
+  table.SetWorkloads(&workloads.Catalog(), &workloads.Selector());
+  workloads.Start();
   EventHandler handler(table, reader, self, logger);
 
   prometheus::HttpEndpoint endpoint(registry, &self.scrape_duration());
@@ -242,6 +246,7 @@ int RunDaemon(const Config& config, Logger& logger) {
   http.reset();
   if (tcp) tcp->Stop();
   probes.reset();  // detaches every probe
+  workloads.Stop();
   logger.Info("agent", "stopped");
   return 0;
 }

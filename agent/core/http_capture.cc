@@ -5,6 +5,7 @@
 #include <chrono>
 #include <variant>
 
+#include "agent/core/workloads.h"
 #include "agent/genai/detect.h"
 
 namespace infrared::core {
@@ -21,12 +22,6 @@ genai::Gateways GatewaysOf(const Config& config) {
     gateways.hosts.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
   }
   return gateways;
-}
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "";
-  return name;
 }
 
 }  // namespace
@@ -84,13 +79,21 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
           .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
             std::optional<process::ProcessEntry> entry = table.Find(pid);
             if (!entry) return std::nullopt;
-            return semantics::ProcessIdentity{entry->executable_name, entry->service_name,
-                                              entry->command_line, entry->resource_attributes,
-                                              entry->start_id};
+            return semantics::ProcessIdentity{
+                .executable_name = entry->executable_name,
+                .service_name = entry->service_name,
+                .command_line = entry->command_line,
+                .resource_attributes = entry->resource_attributes,
+                .start_id = entry->start_id,
+                .workload = entry->workload,
+                .excluded = !entry->admitted,
+                .awaiting_llm = entry->admitted && !entry->reported};
           },
           .to_unix_ns = [raw](std::uint64_t ns) { return raw->to_unix_(ns); },
           .on_span_dropped = [raw] { raw->self_.Dropped("spans", "queue_full"); },
-          .host_name = HostName(),
+          .on_llm_call = [&table](std::uint32_t pid) { table.MarkLlmCaller(pid); },
+          // In a pod the host name is the pod's: the node's name is the host's.
+          .host_name = NodeName(config),
           .routes = std::move(routes),
       });
   net::TrackerLimits limits;

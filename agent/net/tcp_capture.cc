@@ -17,7 +17,11 @@ TcpCapture::TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& tabl
       folder_(TcpFolder::Limits{}, [&table](std::uint32_t pid) -> std::optional<TcpProcessNames> {
         std::optional<process::ProcessEntry> entry = table.Find(pid);
         if (!entry) return std::nullopt;
-        return TcpProcessNames{entry->service_name, entry->executable_name};
+        TcpProcessNames names{entry->service_name, entry->executable_name, {}, entry->reported};
+        for (auto& [name, value] : process::WorkloadLabels(entry->workload)) {
+          if (!value.empty()) names.workload_labels.emplace_back(name, std::move(value));
+        }
+        return names;
       }) {}
 
 TcpCapture::~TcpCapture() { Stop(); }

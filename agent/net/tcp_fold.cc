@@ -79,10 +79,16 @@ void TcpFolder::Histo::Observe(const std::vector<double>& bounds, double value) 
 TcpFolder::TcpFolder(Limits limits, ResolveFn resolve)
     : limits_(limits), resolve_(std::move(resolve)) {}
 
-TcpFolder::SeriesKey TcpFolder::KeyOf(const infrared_tcp_sock& sock) {
+std::optional<TcpFolder::SeriesKey> TcpFolder::KeyOf(const infrared_tcp_sock& sock) {
   std::optional<TcpProcessNames> names;
   if (sock.tgid != 0 && resolve_) names = resolve_(sock.tgid);
+  if (names && !names->reported) return std::nullopt;
   std::string service = names ? names->service_name : kUnknown;
+  if (names) {
+    for (const auto& [name, value] : names->workload_labels) {
+      service += '\0' + name + '=' + value;
+    }
+  }
   std::string executable = names ? names->executable_name : kUnknown;
   // Inbound connections are named by the local end: clients are unbounded.
   const bool inbound = sock.direction == INFRARED_TCP_INBOUND;
@@ -99,12 +105,14 @@ TcpFolder::SeriesKey TcpFolder::KeyOf(const infrared_tcp_sock& sock) {
       peers.insert(std::move(peer));
     }
   }
-  return {std::move(service), std::move(executable), std::move(address), std::move(port),
-          DirectionName(sock.direction)};
+  return SeriesKey{std::move(service), std::move(executable), std::move(address), std::move(port),
+                   DirectionName(sock.direction)};
 }
 
 TcpFolder::Series* TcpFolder::SeriesOf(const infrared_tcp_sock& sock, SeriesKey* key_out) {
-  SeriesKey key = KeyOf(sock);
+  std::optional<SeriesKey> found = KeyOf(sock);
+  if (!found) return nullptr;
+  SeriesKey& key = *found;
   auto it = series_.find(key);
   if (it == series_.end()) {
     if (series_.size() >= limits_.max_series) {
@@ -136,7 +144,9 @@ void TcpFolder::CountOpen(const infrared_tcp_sock& sock, Series& series, bool cl
 }
 
 void TcpFolder::OnConnect(const infrared_tcp_record& record) {
-  SeriesKey histo_key = KeyOf(record.sock);
+  std::optional<SeriesKey> found = KeyOf(record.sock);
+  if (!found) return;
+  SeriesKey& histo_key = *found;
   std::get<4>(histo_key) = OutcomeName(record.outcome);  // connects are all outbound
   auto it = connects_.find(histo_key);
   if (it == connects_.end()) {
@@ -168,12 +178,22 @@ void TcpFolder::OnClose(const infrared_tcp_record& record) {
 
 namespace {
 
+// `service` as KeyOf made it: the service name, then "\0name=value" labels.
 Labels SeriesLabels(const std::string& service, const std::string& executable,
                     const std::string& address, const std::string& port) {
-  return {{"service_name", service},
-          {"process_executable_name", executable},
-          {"server_address", address},
-          {"server_port", port}};
+  std::size_t end = service.find('\0');
+  Labels labels = {{"service_name", service.substr(0, end)},
+                   {"process_executable_name", executable}};
+  while (end != std::string::npos) {
+    const std::size_t start = end + 1;
+    end = service.find('\0', start);
+    const std::string pair = service.substr(start, end == std::string::npos ? end : end - start);
+    const std::size_t equals = pair.find('=');
+    labels.push_back({pair.substr(0, equals), pair.substr(equals + 1)});
+  }
+  labels.push_back({"server_address", address});
+  labels.push_back({"server_port", port});
+  return labels;
 }
 
 HistogramSample ToSample(Labels labels, const std::vector<std::uint64_t>& buckets, double sum,

@@ -20,6 +20,10 @@ namespace infrared::net {
 struct TcpProcessNames {
   std::string service_name;
   std::string executable_name;
+  // k8s_namespace_name, k8s_pod_name, k8s_container_name, container_id: the
+  // non-empty ones, in that order.
+  std::vector<std::pair<std::string, std::string>> workload_labels;
+  bool reported = true;  // false: select.* / exclude.* leave the process out
 };
 
 // Folds what the kernel reports per socket (connect and close records, and the
@@ -53,7 +57,9 @@ class TcpFolder {
   std::uint64_t SocketsDropped() const { return sockets_dropped_; }
 
  private:
-  // service_name, process_executable_name, server_address, server_port, direction
+  // service (service_name, then each workload label as "\0name=value": names
+  // read from C strings cannot hold a NUL), process_executable_name,
+  // server_address, server_port, direction
   using SeriesKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
   struct Counters {
     std::uint64_t opened = 0;
@@ -82,7 +88,8 @@ class TcpFolder {
 
   // The series of a socket, made on first use; nullptr when full.
   Series* SeriesOf(const infrared_tcp_sock& sock, SeriesKey* key_out = nullptr);
-  SeriesKey KeyOf(const infrared_tcp_sock& sock);
+  // nullopt: the socket's process is not reported.
+  std::optional<SeriesKey> KeyOf(const infrared_tcp_sock& sock);
   void EmitFamilies(const std::map<SeriesKey, Counters>& live_sums,
                     const std::map<SeriesKey, std::uint64_t>& active,
                     std::vector<telemetry::MetricFamily>& out);

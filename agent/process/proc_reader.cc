@@ -19,6 +19,8 @@ constexpr std::uint32_t kPfKthread = 0x00200000;
 constexpr std::size_t kStatCap = 4096;
 constexpr std::size_t kStatusCap = 16384;
 constexpr std::size_t kEnvironCap = 256 * 1024;
+// Hybrid hosts list a dozen hierarchies; deep container paths are ~300 bytes each.
+constexpr std::size_t kCgroupCap = 64 * 1024;
 
 template <typename Int>
 bool ParseInt(std::string_view text, Int& out) {
@@ -241,6 +243,11 @@ std::optional<ProcStatus> ProcReader::ReadStatus(std::uint32_t pid) const {
   return ParseProcStatus(*text);
 }
 
+CgroupRef ProcReader::Cgroup(std::uint32_t pid) const {
+  std::optional<std::string> text = ReadFile(pid, "cgroup", kCgroupCap);
+  return text ? ParseProcCgroup(*text) : CgroupRef{};
+}
+
 std::optional<std::string> ProcReader::ServiceNameFromEnviron(std::uint32_t pid) const {
   return Identity(pid).service_name;
 }
@@ -303,8 +310,12 @@ std::optional<ProcSnapshot> ProcReader::Read(std::uint32_t pid) const {
   }
   ProcIdentity identity = Identity(pid);
   snapshot.service_name = identity.service_name.value_or(snapshot.executable_name);
+  snapshot.service_name_from_environment = identity.service_name.has_value();
   snapshot.resource_attributes = std::move(identity.resource_attributes);
-  if (!snapshot.kernel_thread) snapshot.command_line = CommandLine(pid);
+  if (!snapshot.kernel_thread) {
+    snapshot.command_line = CommandLine(pid);
+    snapshot.cgroup = Cgroup(pid);
+  }
   return snapshot;
 }
 

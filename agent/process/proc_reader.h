@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/process/cgroup_path.h"
+
 namespace infrared::process {
 
 // Figures of /proc/<pid>/stat the agent uses.
@@ -63,6 +65,8 @@ struct ProcSnapshot {
   std::uint32_t ppid = 0;
   std::string executable_name;  // basename of /proc/<pid>/exe, else comm
   std::string service_name;     // OTEL_SERVICE_NAME, else executable_name
+  bool service_name_from_environment = false;  // service_name came from OTEL_* variables
+  CgroupRef cgroup;             // container and pod, from /proc/<pid>/cgroup
   std::string command_line;     // /proc/<pid>/cmdline, arguments joined by spaces, capped
   ResourceAttributes resource_attributes;
   bool kernel_thread = false;
@@ -89,6 +93,8 @@ class ProcReader {
   std::string CommandLine(std::uint32_t pid) const;
   static constexpr std::size_t kCommandLineCap = 1024;
   std::optional<ProcStatus> ReadStatus(std::uint32_t pid) const;
+  // The container and pod /proc/<pid>/cgroup names; empty when none or unreadable.
+  CgroupRef Cgroup(std::uint32_t pid) const;
   // Basename of the /proc/<pid>/exe link (symlinks resolved, " (deleted)" cut).
   std::optional<std::string> ExecutableName(std::uint32_t pid) const;
   // True while /proc/<pid> exists (threads included).

@@ -20,10 +20,14 @@ MetricFamily MakeFamily(const char* name, const char* help, const char* unit, Me
 }
 
 Labels ProcessLabels(const ProcessEntry& entry) {
-  return {{"process_pid", std::to_string(entry.pid)},
-          {"process_executable_name", entry.executable_name},
-          {"process_parent_pid", std::to_string(entry.ppid)},
-          {"service_name", entry.service_name}};
+  Labels labels = {{"process_pid", std::to_string(entry.pid)},
+                   {"process_executable_name", entry.executable_name},
+                   {"process_parent_pid", std::to_string(entry.ppid)},
+                   {"service_name", entry.service_name}};
+  for (const auto& [name, value] : WorkloadLabels(entry.workload)) {
+    if (!value.empty()) labels.push_back({name, value});
+  }
+  return labels;
 }
 
 std::uint64_t ResidentMember(const std::optional<infrared_proc_stats>& kernel, int member,
@@ -77,10 +81,14 @@ void ProcessCollector::Collect(std::vector<MetricFamily>& out) {
       MakeFamily("process_paging_faults", "Page faults taken by the process in user mode.", "",
                  MetricType::kCounter);
   std::size_t processes = 0;
+  std::size_t reported = 0;
   table_.VisitAndReap([&](ProcessEntry& entry) {
     std::optional<infrared_proc_stats> kernel =
         entry.exited ? entry.final_stats : kernel_.Lookup(entry.pid);
     ProcessFigures figures = MergeFigures(entry, kernel);
+    ++processes;
+    if (!entry.reported) return;
+    ++reported;
     Labels labels = ProcessLabels(entry);
     cpu.samples.push_back({labels, figures.cpu_seconds});
     rss.samples.push_back({labels, static_cast<double>(figures.rss_bytes)});
@@ -93,13 +101,18 @@ void ProcessCollector::Collect(std::vector<MetricFamily>& out) {
     labels.push_back({"process_context_switch_type", "involuntary"});
     switches.samples.push_back(
         {std::move(labels), static_cast<double>(figures.involuntary_switches)});
-    ++processes;
   });
   MetricFamily tracked =
       MakeFamily("infrared_tracked_processes",
                  "Processes in the agent's process table at this scrape.", "", MetricType::kGauge);
   tracked.samples.push_back({{}, static_cast<double>(processes)});
-  for (MetricFamily* family : {&cpu, &rss, &vm, &switches, &faults, &tracked}) {
+  MetricFamily selected = MakeFamily(
+      "infrared_reported_processes",
+      "Processes whose series are reported at this scrape: those the select.* and exclude.* "
+      "settings admit.",
+      "", MetricType::kGauge);
+  selected.samples.push_back({{}, static_cast<double>(reported)});
+  for (MetricFamily* family : {&cpu, &rss, &vm, &switches, &faults, &tracked, &selected}) {
     out.push_back(std::move(*family));
   }
 }

@@ -14,6 +14,62 @@ std::string ExecutableNameFromPath(const std::string& path) {
 ProcessTable::ProcessTable(std::size_t capacity, DropFn on_drop)
     : capacity_(capacity), on_drop_(std::move(on_drop)) {}
 
+void ProcessTable::SetWorkloads(WorkloadSource* workloads, const ProcessSelector* selector) {
+  std::lock_guard lock(mutex_);
+  workloads_ = workloads;
+  selector_ = selector && !(selector->Empty() && !selector->LlmOnly()) ? selector : nullptr;
+}
+
+namespace {
+
+// Names still missing that the cgroup promises: worth asking again.
+bool Incomplete(const ProcessEntry& entry) {
+  return (!entry.cgroup.pod_uid.empty() && entry.workload.pod_name.empty()) ||
+         (!entry.cgroup.container_id.empty() && entry.workload.container_name.empty());
+}
+
+}  // namespace
+
+void ProcessTable::RefreshLocked(ProcessEntry& entry) {
+  const bool in_container = !entry.cgroup.container_id.empty() || !entry.cgroup.pod_uid.empty();
+  if (workloads_ && in_container &&
+      (entry.workload_generation != workloads_->Generation() || Incomplete(entry))) {
+    entry.workload_generation = workloads_->Generation();
+    Workload workload = workloads_->Resolve(entry.cgroup);
+    if (workload != entry.workload) {
+      entry.workload = std::move(workload);
+      entry.selection_stale = true;
+    }
+  }
+  if (!workloads_ || !in_container) {
+    Workload ids;
+    ids.container_id = entry.cgroup.container_id;
+    ids.pod_uid = entry.cgroup.pod_uid;
+    if (ids != entry.workload) {
+      entry.workload = std::move(ids);
+      entry.selection_stale = true;
+    }
+  }
+  if (!entry.service_name_from_environment) {
+    entry.service_name = entry.workload.container_name.empty() ? entry.executable_name
+                                                               : entry.workload.container_name;
+  }
+  if (!selector_) return;
+  if (entry.selection_stale) {
+    entry.admitted = selector_->Admits(entry.executable_name, entry.command_line, entry.workload);
+    entry.selection_stale = false;
+  }
+  entry.reported = entry.admitted && (!selector_->LlmOnly() || entry.llm_seen);
+}
+
+void ProcessTable::MarkLlmCaller(std::uint32_t pid) {
+  std::lock_guard lock(mutex_);
+  auto it = live_.find(pid);
+  if (it == live_.end() || it->second.llm_seen) return;
+  it->second.llm_seen = true;
+  RefreshLocked(it->second);
+}
+
 bool ProcessTable::HasRoomLocked() {
   if (live_.size() + exited_.size() < capacity_) return true;
   // Exited processes nobody scraped yet give way first: the oldest goes.
@@ -32,6 +88,8 @@ ProcessEntry ProcessTable::FromSnapshot(const ProcSnapshot& snapshot) const {
   entry.ppid = snapshot.ppid;
   entry.executable_name = snapshot.executable_name;
   entry.service_name = snapshot.service_name;
+  entry.service_name_from_environment = snapshot.service_name_from_environment;
+  entry.cgroup = snapshot.cgroup;
   entry.command_line = snapshot.command_line;
   entry.resource_attributes = snapshot.resource_attributes;
   entry.start_id = snapshot.start_ticks;
@@ -79,7 +137,8 @@ std::size_t ProcessTable::Rescan(const ProcReader& reader) {
   for (const ProcSnapshot& snapshot : snapshots) {
     if (live_.count(snapshot.pid)) continue;  // an event got there first
     if (!HasRoomLocked()) break;
-    live_.emplace(snapshot.pid, FromSnapshot(snapshot));
+    ProcessEntry& entry = live_.emplace(snapshot.pid, FromSnapshot(snapshot)).first->second;
+    RefreshLocked(entry);
     ++added;
   }
   return added;
@@ -98,16 +157,21 @@ void ProcessTable::OnFork(const ForkEvent& event, const ProcReader& reader) {
   if (parent != live_.end()) {
     child.executable_name = parent->second.executable_name;
     child.service_name = parent->second.service_name;
+    child.service_name_from_environment = parent->second.service_name_from_environment;
     child.command_line = parent->second.command_line;
     child.resource_attributes = parent->second.resource_attributes;
+    child.cgroup = parent->second.cgroup;
+    child.workload = parent->second.workload;
+    child.workload_generation = parent->second.workload_generation;
   } else {
     child.executable_name = event.header.comm;
     child.service_name = event.header.comm;
+    child.cgroup = reader.Cgroup(pid);
   }
   // The child starts with a copy of the parent's resident pages, which the
   // kernel reports against an mm it cannot yet attribute; /proc can.
   if (std::optional<ProcStatus> status = reader.ReadStatus(pid)) child.baseline.memory = *status;
-  live_.emplace(pid, std::move(child));
+  RefreshLocked(live_.emplace(pid, std::move(child)).first->second);
 }
 
 void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
@@ -128,10 +192,16 @@ void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
       event.filename.empty() ? event.header.comm : ExecutableNameFromPath(event.filename));
   ProcIdentity identity = reader.Identity(pid);
   entry.service_name = identity.service_name.value_or(entry.executable_name);
+  entry.service_name_from_environment = identity.service_name.has_value();
   entry.resource_attributes = std::move(identity.resource_attributes);
   entry.command_line = reader.CommandLine(pid);
+  // Read again: a container runtime moves the process into its cgroup before the exec.
+  entry.cgroup = reader.Cgroup(pid);
+  entry.workload_generation = 0;
+  entry.selection_stale = true;
   if (entry.start_id == 0) entry.start_id = event.header.timestamp_ns;
   entry.baseline.memory = ProcStatus{};  // a new image has a new, empty mm
+  RefreshLocked(entry);
 }
 
 void ProcessTable::OnExit(const ExitEvent& event) {
@@ -148,7 +218,10 @@ void ProcessTable::OnExit(const ExitEvent& event) {
 
 void ProcessTable::VisitAndReap(const std::function<void(ProcessEntry&)>& visit) {
   std::lock_guard lock(mutex_);
-  for (auto& [pid, entry] : live_) visit(entry);
+  for (auto& [pid, entry] : live_) {
+    RefreshLocked(entry);
+    visit(entry);
+  }
   for (ProcessEntry& entry : exited_) visit(entry);
   for (ProcessEntry& entry : exited_) {
     entry.final_stats.reset();
@@ -173,10 +246,13 @@ std::size_t ProcessTable::ExitedCount() const {
   return exited_.size();
 }
 
-std::optional<ProcessEntry> ProcessTable::Find(std::uint32_t pid) const {
+std::optional<ProcessEntry> ProcessTable::Find(std::uint32_t pid) {
   std::lock_guard lock(mutex_);
   auto it = live_.find(pid);
-  if (it != live_.end()) return it->second;
+  if (it != live_.end()) {
+    RefreshLocked(it->second);
+    return it->second;
+  }
   // An exited process not yet reported is still known, for late events.
   for (const std::deque<ProcessEntry>* gone : {&exited_, &recent_}) {
     for (auto exited = gone->rbegin(); exited != gone->rend(); ++exited) {

@@ -10,7 +10,9 @@
 #include <unordered_set>
 
 #include "agent/process/event_decoder.h"
+#include "agent/process/pod_catalog.h"
 #include "agent/process/proc_reader.h"
+#include "agent/process/selection.h"
 #include "infrared/abi/process.h"
 
 namespace infrared::process {
@@ -27,9 +29,19 @@ struct ProcessEntry {
   std::uint32_t pid = 0;
   std::uint32_t ppid = 0;
   std::string executable_name;
-  std::string service_name;
+  std::string service_name;  // OTEL_SERVICE_NAME, else the container's name, else executable_name
+  bool service_name_from_environment = false;
   std::string command_line;
   ResourceAttributes resource_attributes;  // the process's OTEL_RESOURCE_ATTRIBUTES
+  CgroupRef cgroup;                        // container and pod ids from its cgroup
+  Workload workload;                       // their names, as far as known
+  std::uint64_t workload_generation = 0;   // the WorkloadSource generation `workload` is from
+  // Selection (select.*, exclude.*): whether its attributes admit it, and
+  // whether it has called an LLM API (select.llm_only).
+  bool admitted = true;
+  bool selection_stale = true;
+  bool llm_seen = false;
+  bool reported = true;  // admitted, and not waiting for an LLM call
   std::uint64_t start_id = 0;  // when it started (clock ticks or ns): with pid, one process
   Baseline baseline;
   // Set once the process has exited: its final kernel figures, if it had any.
@@ -53,6 +65,14 @@ class ProcessTable {
 
   ProcessTable(std::size_t capacity, DropFn on_drop);
 
+  // Where container and pod names come from, and which processes are
+  // reported; either may be nullptr (no names; every process reported).
+  // Before any other call; both must outlive the table.
+  void SetWorkloads(WorkloadSource* workloads, const ProcessSelector* selector);
+
+  // The process called an LLM API: select.llm_only reports it from now on.
+  void MarkLlmCaller(std::uint32_t pid);
+
   // Adds the processes /proc lists that the table lacks, and marks exited the
   // live ones /proc no longer has (their exit event was lost). Kernel threads
   // are left out. Returns how many were added.
@@ -73,11 +93,16 @@ class ProcessTable {
   std::size_t ExitedCount() const;
   // The live process with this pid, else the latest exited one (reported or
   // not, among the last few thousand).
-  std::optional<ProcessEntry> Find(std::uint32_t pid) const;
+  std::optional<ProcessEntry> Find(std::uint32_t pid);
 
  private:
   bool HasRoomLocked();
   ProcessEntry FromSnapshot(const ProcSnapshot& snapshot) const;
+  // Brings workload names, service name and selection up to date.
+  void RefreshLocked(ProcessEntry& entry);
+
+  WorkloadSource* workloads_ = nullptr;
+  const ProcessSelector* selector_ = nullptr;
 
   const std::size_t capacity_;
   DropFn on_drop_;

@@ -20,9 +20,10 @@ const std::vector<double> kPerChunkBuckets = {0.01, 0.025, 0.05, 0.075, 0.1, 0.1
                                               0.3,  0.4,   0.5,  0.75,  1.0, 2.5};
 
 const std::vector<std::string> kCallLabels = {
-    "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model",
-    "gen_ai_response_model", "server_address",       "service_name",
-    "process_executable_name"};
+    "gen_ai_operation_name",   "gen_ai_provider_name", "gen_ai_request_model",
+    "gen_ai_response_model",   "server_address",       "service_name",
+    "process_executable_name", "k8s_namespace_name",   "k8s_pod_name",
+    "k8s_container_name",      "container_id"};
 
 std::vector<std::string> With(std::vector<std::string> labels, const std::string& extra) {
   labels.push_back(extra);
@@ -104,6 +105,9 @@ void GenAiObserver::Record(const genai::CallRecord& call, const CallContext& con
                                      context.server_address,
                                      context.service_name,
                                      context.executable_name};
+  for (auto& [name, value] : process::WorkloadLabels(context.workload)) {
+    labels.push_back(std::move(value));
+  }
   duration_.WithLabels(With(labels, call.error_type)).Observe(context.duration_seconds);
   const genai::Usage& usage = call.response.usage;
   if (usage.input_tokens) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 
 namespace infrared::semantics {
@@ -19,11 +20,52 @@ const std::vector<double> kDurationBuckets = {0.005, 0.01, 0.025, 0.05, 0.075, 0
 const std::vector<double> kBodyBuckets = {0, 100, 1000, 10000, 100000, 1e6, 1e7, 1e8};
 
 const std::vector<std::string> kServerLabels = {
-    "http_request_method", "http_response_status_code", "http_route", "error_type",
-    "service_name",        "process_executable_name"};
+    "http_request_method", "http_response_status_code", "http_route",        "error_type",
+    "service_name",        "process_executable_name",   "k8s_namespace_name", "k8s_pod_name",
+    "k8s_container_name",  "container_id"};
 const std::vector<std::string> kClientLabels = {
-    "http_request_method", "http_response_status_code", "server_address", "server_port",
-    "error_type",          "service_name",              "process_executable_name"};
+    "http_request_method", "http_response_status_code", "server_address",
+    "server_port",         "error_type",                "service_name",
+    "process_executable_name", "k8s_namespace_name",    "k8s_pod_name",
+    "k8s_container_name",  "container_id"};
+
+// The workload label values, in WorkloadLabels' order, after `labels`.
+std::vector<std::string> WithWorkload(std::vector<std::string> labels,
+                                      const process::Workload& workload) {
+  for (auto& [name, value] : process::WorkloadLabels(workload)) labels.push_back(std::move(value));
+  return labels;
+}
+
+// k8s.<kind>.name for the owner kinds the semantic conventions name.
+std::string OwnerAttribute(const std::string& kind) {
+  for (const char* known : {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}) {
+    if (kind == known) {
+      std::string lower = kind;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      return "k8s." + lower + ".name";
+    }
+  }
+  return "";
+}
+
+void AddWorkloadAttributes(const process::Workload& workload, std::vector<Attribute>& a) {
+  auto add = [&a](const char* key, const std::string& value) {
+    if (!value.empty()) a.push_back({key, value});
+  };
+  add("container.id", workload.container_id);
+  add("k8s.pod.uid", workload.pod_uid);
+  add("k8s.pod.name", workload.pod_name);
+  add("k8s.namespace.name", workload.namespace_name);
+  add("k8s.container.name", workload.container_name);
+  add("k8s.node.name", workload.node_name);
+  if (std::string key = OwnerAttribute(workload.owner_kind); !key.empty()) {
+    add(key.c_str(), workload.owner_name);
+  }
+  for (const auto& [key, value] : workload.pod_labels) {
+    a.push_back({"k8s.pod.label." + key, value});
+  }
+}
 
 std::string FormatAddress(const net::Endpoint& endpoint, bool ipv6) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -65,6 +107,7 @@ std::shared_ptr<const telemetry::Resource> BuildResource(std::uint32_t pid,
   a.push_back({"host.name", host_name});
   a.push_back({"telemetry.sdk.name", std::string("infrared")});
   a.push_back({"telemetry.sdk.language", std::string("cpp")});
+  AddWorkloadAttributes(process.workload, a);
   const std::size_t ours = a.size();
   for (const auto& [key, value] : process.resource_attributes) {
     bool taken = std::any_of(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(ours),
@@ -182,17 +225,18 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
 void HttpObserver::Record(const Facts& facts, const Exchange& exchange) {
   const std::string status = facts.status ? std::to_string(facts.status) : "";
   if (facts.server) {
-    const std::vector<std::string> labels = {facts.method,     status,
-                                             facts.route,      facts.error_type,
-                                             facts.process.service_name,
-                                             facts.process.executable_name};
+    const std::vector<std::string> labels =
+        WithWorkload({facts.method, status, facts.route, facts.error_type,
+                      facts.process.service_name, facts.process.executable_name},
+                     facts.process.workload);
     server_duration_.WithLabels(labels).Observe(facts.duration_seconds);
     server_request_body_.WithLabels(labels).Observe(double(exchange.request.body_size));
     server_response_body_.WithLabels(labels).Observe(double(exchange.response.body_size));
   } else {
-    const std::vector<std::string> labels = {
-        facts.method,     status, facts.server_address, std::to_string(facts.server_port),
-        facts.error_type, facts.process.service_name,   facts.process.executable_name};
+    const std::vector<std::string> labels = WithWorkload(
+        {facts.method, status, facts.server_address, std::to_string(facts.server_port),
+         facts.error_type, facts.process.service_name, facts.process.executable_name},
+        facts.process.workload);
     client_duration_.WithLabels(labels).Observe(facts.duration_seconds);
     client_request_body_.WithLabels(labels).Observe(double(exchange.request.body_size));
     client_response_body_.WithLabels(labels).Observe(double(exchange.response.body_size));
@@ -243,14 +287,21 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
 
 void HttpObserver::OnExchange(const net::ConnectionInfo& connection, Exchange exchange) {
   Facts facts = Describe(connection, exchange);
-  Record(facts, exchange);
+  if (facts.process.excluded) return;
   std::optional<telemetry::Span> span;
   if (deps_.spans) span = BuildSpan(facts, exchange);
+  bool llm_call = false;
   if (deps_.calls && !facts.server) {
     const CallContext context{facts.server_address, facts.process.service_name,
-                              facts.process.executable_name, facts.duration_seconds};
-    deps_.calls->Observe(exchange, context, span ? &*span : nullptr);
+                              facts.process.executable_name, facts.duration_seconds,
+                              facts.process.workload};
+    llm_call = deps_.calls->Observe(exchange, context, span ? &*span : nullptr);
   }
+  if (facts.process.awaiting_llm) {
+    if (!llm_call) return;
+    if (deps_.on_llm_call) deps_.on_llm_call(facts.pid);
+  }
+  Record(facts, exchange);
   if (!span) return;
   if (!deps_.spans->Push(std::move(*span)) && deps_.on_span_dropped) deps_.on_span_dropped();
 }

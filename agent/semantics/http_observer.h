@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/net/conn_tracker.h"
+#include "agent/process/pod_info.h"
 #include "agent/semantics/http_route.h"
 #include "agent/telemetry/metric_registry.h"
 #include "agent/telemetry/span.h"
@@ -24,12 +25,17 @@ struct ProcessIdentity {
   std::string command_line;
   std::vector<std::pair<std::string, std::string>> resource_attributes;  // its own OTEL_RESOURCE_ATTRIBUTES
   std::uint64_t start_id = 0;  // with the pid, names one process instance
+  process::Workload workload;  // container and pod
+  bool excluded = false;       // select.* / exclude.* leave it out: nothing is reported
+  bool awaiting_llm = false;   // select.llm_only: only its LLM calls are reported, until the first
 };
 
 // The OTel resource of a process's spans: service.name, service.instance.id,
 // process.pid, process.executable.name, process.command_line, host.name,
-// telemetry.sdk.*, then the process's own OTEL_RESOURCE_ATTRIBUTES (where they
-// do not name one of those).
+// telemetry.sdk.*, container.id and k8s.* (where known: k8s.pod.uid,
+// k8s.pod.name, k8s.namespace.name, k8s.container.name, k8s.node.name,
+// k8s.<owner kind>.name, k8s.pod.label.<key>), then the process's own
+// OTEL_RESOURCE_ATTRIBUTES (where they do not name one of those).
 std::shared_ptr<const telemetry::Resource> BuildResource(std::uint32_t pid,
                                                          const ProcessIdentity& process,
                                                          const std::string& host_name);
@@ -41,6 +47,7 @@ struct CallContext {
   std::string service_name;
   std::string executable_name;
   double duration_seconds = 0;
+  process::Workload workload;
 };
 
 // Sees every client exchange before its span is pushed; takes the ones it
@@ -67,6 +74,8 @@ class HttpObserver : public net::ExchangeSink {
     std::function<std::optional<ProcessIdentity>(std::uint32_t pid)> process;
     std::function<std::uint64_t(std::uint64_t monotonic_ns)> to_unix_ns;
     std::function<void()> on_span_dropped;  // the span queue was full
+    // A process waiting for its first LLM call (awaiting_llm) made one.
+    std::function<void(std::uint32_t pid)> on_llm_call;
     std::string host_name;
     std::optional<RouteMatcher> routes;
   };

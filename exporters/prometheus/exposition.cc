@@ -104,11 +104,14 @@ std::vector<FamilyGroup> GroupByName(const std::vector<MetricFamily>& families) 
 
 // `name="value",...` without braces. Invalid and repeated label names are
 // dropped; so is `le` on histograms, where it would clash with the bucket label.
+// Empty values are left out: Prometheus reads an empty label as an absent one,
+// and hosts outside Kubernetes would otherwise carry four empty k8s labels.
 std::string FormatLabels(const Labels& labels, bool drop_le) {
   std::string out;
   std::vector<std::string_view> seen;
   for (const auto& label : labels) {
     if (!IsValidLabelName(label.name) || (drop_le && label.name == "le")) continue;
+    if (label.value.empty()) continue;
     if (std::find(seen.begin(), seen.end(), label.name) != seen.end()) continue;
     seen.push_back(label.name);
     if (!out.empty()) out += ',';

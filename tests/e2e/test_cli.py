@@ -11,7 +11,12 @@ import agent
 from agent import Agent, fail, wait_until
 
 KEYS = ["web.listen_address", "log.format", "log.level", "process.max_processes",
-        "process.events_buffer_bytes", "process.rescan_interval_seconds", "tcp.enabled", "http.enabled",
+        "process.events_buffer_bytes", "process.rescan_interval_seconds",
+        "k8s.pod_logs_dir", "k8s.container_logs_dir", "k8s.api", "k8s.token_file", "k8s.ca_file",
+        "k8s.node_name", "select.executables", "select.command_lines", "select.containers",
+        "select.k8s_namespaces", "select.k8s_pod_labels", "select.llm_only", "exclude.executables",
+        "exclude.command_lines", "exclude.containers", "exclude.k8s_namespaces",
+        "exclude.k8s_pod_labels", "tcp.enabled", "http.enabled",
         "http.tls", "http.max_connections", "http.connection_idle_seconds", "http.route_patterns",
         "capture.executables", "capture.bytes_per_call", "capture.events_buffer_bytes",
         "capture.content", "capture.content_max_bytes", "genai.enabled", "genai.max_body_bytes",

@@ -63,6 +63,23 @@ std::string FieldOf(const Config& config, const std::string& key) {
   if (key == "process.rescan_interval_seconds") {
     return std::to_string(config.process_rescan_interval_seconds);
   }
+  if (key == "k8s.pod_logs_dir") return config.k8s_pod_logs_dir;
+  if (key == "k8s.container_logs_dir") return config.k8s_container_logs_dir;
+  if (key == "k8s.api") return config.k8s_api;
+  if (key == "k8s.token_file") return config.k8s_token_file;
+  if (key == "k8s.ca_file") return config.k8s_ca_file;
+  if (key == "k8s.node_name") return config.k8s_node_name;
+  if (key == "select.executables") return Joined(config.select_executables);
+  if (key == "select.command_lines") return Joined(config.select_command_lines);
+  if (key == "select.containers") return Joined(config.select_containers);
+  if (key == "select.k8s_namespaces") return Joined(config.select_k8s_namespaces);
+  if (key == "select.k8s_pod_labels") return Joined(config.select_k8s_pod_labels);
+  if (key == "select.llm_only") return config.select_llm_only ? "true" : "false";
+  if (key == "exclude.executables") return Joined(config.exclude_executables);
+  if (key == "exclude.command_lines") return Joined(config.exclude_command_lines);
+  if (key == "exclude.containers") return Joined(config.exclude_containers);
+  if (key == "exclude.k8s_namespaces") return Joined(config.exclude_k8s_namespaces);
+  if (key == "exclude.k8s_pod_labels") return Joined(config.exclude_k8s_pod_labels);
   if (key == "tcp.enabled") return config.tcp_enabled ? "true" : "false";
   if (key == "http.enabled") return config.http_enabled ? "true" : "false";
   if (key == "http.tls") return config.http_tls ? "true" : "false";
@@ -117,6 +134,32 @@ const std::vector<KeyRow> kKeyRows = {
      "--process.events_buffer_bytes", "4194304", "65536"},
     {"process.rescan_interval_seconds", "--process.rescan-interval-seconds",
      "--process.rescan_interval_seconds", "30", "5"},
+    {"k8s.pod_logs_dir", "--k8s.pod-logs-dir", "--k8s.pod_logs_dir", "/var/log/pods",
+     "/host/var/log/pods"},
+    {"k8s.container_logs_dir", "--k8s.container-logs-dir", "--k8s.container_logs_dir",
+     "/var/log/containers", "/host/var/log/containers"},
+    {"k8s.api", "--k8s.api", "--k8s.api", "auto", "https://10.96.0.1:443"},
+    {"k8s.token_file", "--k8s.token-file", "--k8s.token_file",
+     "/var/run/secrets/kubernetes.io/serviceaccount/token", "/etc/token"},
+    {"k8s.ca_file", "--k8s.ca-file", "--k8s.ca_file",
+     "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", "/etc/ca.crt"},
+    {"k8s.node_name", "--k8s.node-name", "--k8s.node_name", "", "node-1"},
+    {"select.executables", "--select.executables", "--select.executables", "", "python*,node"},
+    {"select.command_lines", "--select.command-lines", "--select.command_lines", "",
+     "agent\\.py"},
+    {"select.containers", "--select.containers", "--select.containers", "", "worker"},
+    {"select.k8s_namespaces", "--select.k8s-namespaces", "--select.k8s_namespaces", "", "agents"},
+    {"select.k8s_pod_labels", "--select.k8s-pod-labels", "--select.k8s_pod_labels", "",
+     "app=chatbot"},
+    {"select.llm_only", "--select.llm-only", "--select.llm_only", "false", "true"},
+    {"exclude.executables", "--exclude.executables", "--exclude.executables", "", "sshd"},
+    {"exclude.command_lines", "--exclude.command-lines", "--exclude.command_lines", "",
+     "healthcheck$"},
+    {"exclude.containers", "--exclude.containers", "--exclude.containers", "", "istio-proxy"},
+    {"exclude.k8s_namespaces", "--exclude.k8s-namespaces", "--exclude.k8s_namespaces", "",
+     "kube-system"},
+    {"exclude.k8s_pod_labels", "--exclude.k8s-pod-labels", "--exclude.k8s_pod_labels", "",
+     "infrared.io/ignore=true"},
     {"tcp.enabled", "--tcp.enabled", "--tcp.enabled", "true", "false"},
     {"http.enabled", "--http.enabled", "--http.enabled", "true", "false"},
     {"http.tls", "--http.tls", "--http.tls", "true", "false"},
@@ -679,8 +722,9 @@ TEST(ConfigTest, HelpShowsListsBoolsAndEmptyDefaults) {
        at = folded.find("repeat the flag", at + 1)) {
     ++mentions;
   }
-  // http.route_patterns, capture.executables, genai.gateways, otlp.headers
-  EXPECT_EQ(mentions, 4u);
+  // http.route_patterns, capture.executables, genai.gateways, otlp.headers, and the five
+  // select.* and five exclude.* lists
+  EXPECT_EQ(mentions, 14u);
 }
 
 }  // namespace

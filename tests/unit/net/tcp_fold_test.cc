@@ -44,8 +44,18 @@ infrared_tcp_record Record(std::uint32_t type, const infrared_tcp_sock& sock,
 }
 
 std::optional<TcpProcessNames> Names(std::uint32_t pid) {
-  if (pid == 42) return TcpProcessNames{"checkout", "python3"};
-  if (pid == 7) return TcpProcessNames{"nginx", "nginx"};
+  if (pid == 42) return TcpProcessNames{"checkout", "python3", {}, true};
+  if (pid == 7) return TcpProcessNames{"nginx", "nginx", {}, true};
+  // Two processes of the same name in two pods, and one left out by the selection.
+  if (pid == 50 || pid == 51) {
+    return TcpProcessNames{"worker",
+                           "python3",
+                           {{"k8s_namespace_name", "agents"},
+                            {"k8s_pod_name", pid == 50 ? "worker-a" : "worker-b"},
+                            {"container_id", std::string(64, pid == 50 ? 'a' : 'b')}},
+                           true};
+  }
+  if (pid == 60) return TcpProcessNames{"sshd", "sshd", {}, false};
   return std::nullopt;
 }
 
@@ -108,6 +118,31 @@ TEST(TcpFoldTest, ConnectOutcomesGoToTheConnectHistogram) {
   }
   // A failed connect is not an opened connection.
   EXPECT_FALSE(Value(out, "tcp_connections_opened", {}).has_value());
+}
+
+TEST(TcpFoldTest, WorkloadLabelsSplitSeriesAndUnreportedProcessesAreLeftOut) {
+  TcpFolder folder({}, Names);
+  infrared_tcp_sock a = Sock(1, 50, INFRARED_TCP_OUTBOUND, "192.0.2.5", 443, 50000);
+  infrared_tcp_sock b = Sock(2, 51, INFRARED_TCP_OUTBOUND, "192.0.2.5", 443, 50001);
+  infrared_tcp_sock hidden = Sock(3, 60, INFRARED_TCP_OUTBOUND, "192.0.2.5", 443, 50002);
+  a.bytes_sent = 10;
+  b.bytes_sent = 20;
+  hidden.bytes_sent = 40;
+  folder.OnConnect(Record(INFRARED_TCP_CONNECT, hidden, 1000, INFRARED_TCP_ESTABLISHED));
+  std::vector<MetricFamily> out = Collect(folder, {a, b, hidden});
+  const MetricFamily* sent = FamilyNamed(out, "tcp_bytes_sent");
+  ASSERT_NE(sent, nullptr);
+  ASSERT_EQ(sent->samples.size(), 2u);
+  EXPECT_EQ(Value(out, "tcp_bytes_sent", {{"k8s_pod_name", "worker-a"}}), 10);
+  EXPECT_EQ(Value(out, "tcp_bytes_sent", {{"k8s_pod_name", "worker-b"}}), 20);
+  for (const telemetry::Sample& sample : sent->samples) {
+    EXPECT_EQ(Label(sample.labels, "service_name"), "worker");
+    EXPECT_EQ(Label(sample.labels, "k8s_namespace_name"), "agents");
+    EXPECT_EQ(Label(sample.labels, "k8s_container_name"), "<absent>");
+    EXPECT_EQ(Label(sample.labels, "container_id").size(), 64u);
+    EXPECT_EQ(Label(sample.labels, "server_port"), "443");
+  }
+  EXPECT_EQ(FamilyNamed(out, "tcp_connect_duration_seconds")->histograms.size(), 0u);
 }
 
 TEST(TcpFoldTest, LiveThenClosedConnectionCountsOnceAndKeepsItsBytes) {

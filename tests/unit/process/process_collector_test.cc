@@ -257,7 +257,8 @@ TEST_F(ProcessCollectorTest, EmitsTheFamilies) {
   for (const MetricFamily& family : families) names.push_back(family.name);
   EXPECT_THAT(names, ElementsAre("process_cpu_time_seconds", "process_memory_usage_bytes",
                                  "process_memory_virtual_bytes", "process_context_switches",
-                                 "process_paging_faults", "infrared_tracked_processes"));
+                                 "process_paging_faults", "infrared_tracked_processes",
+                                 "infrared_reported_processes"));
 
   struct Expected {
     const char* name;
@@ -272,6 +273,7 @@ TEST_F(ProcessCollectorTest, EmitsTheFamilies) {
       {"process_context_switches", MetricType::kCounter, "", 6},
       {"process_paging_faults", MetricType::kCounter, "", 3},
       {"infrared_tracked_processes", MetricType::kGauge, "", 1},
+      {"infrared_reported_processes", MetricType::kGauge, "", 1},
   };
   for (const Expected& e : expected) {
     SCOPED_TRACE(e.name);
@@ -400,10 +402,12 @@ TEST(ProcessCollectorEmptyTest, EmptyTableStillReportsTrackedCount) {
   ProcessCollector collector(table, kernel);
   std::vector<MetricFamily> families;
   collector.Collect(families);
-  ASSERT_EQ(families.size(), 6u);
-  for (std::size_t i = 0; i + 1 < families.size(); ++i) EXPECT_TRUE(families[i].samples.empty());
-  ASSERT_EQ(families.back().samples.size(), 1u);
-  EXPECT_EQ(families.back().samples[0].value, 0);
+  ASSERT_EQ(families.size(), 7u);
+  for (std::size_t i = 0; i + 2 < families.size(); ++i) EXPECT_TRUE(families[i].samples.empty());
+  for (std::size_t i = families.size() - 2; i < families.size(); ++i) {
+    ASSERT_EQ(families[i].samples.size(), 1u);
+    EXPECT_EQ(families[i].samples[0].value, 0);
+  }
 }
 
 }  // namespace

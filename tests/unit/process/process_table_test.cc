@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -450,6 +451,103 @@ TEST_F(ProcessTableTest, PidReuseKeepsExitedAndLiveApart) {
   EXPECT_EQ(seen[1].ppid, 1u);
   EXPECT_EQ(seen[1].executable_name, "first");
   EXPECT_EQ(seen[1].exit_status, 3);
+}
+
+// Names a pod's containers from a map the test changes.
+class FakeWorkloads : public WorkloadSource {
+ public:
+  std::uint64_t Generation() const override { return generation; }
+  Workload Resolve(const CgroupRef& cgroup) override {
+    ++resolves;
+    Workload workload;
+    workload.container_id = cgroup.container_id;
+    workload.pod_uid = cgroup.pod_uid;
+    if (auto it = names.find(cgroup.container_id); it != names.end()) {
+      workload.namespace_name = "agents";
+      workload.pod_name = "worker-0";
+      workload.container_name = it->second;
+    }
+    return workload;
+  }
+  std::uint64_t generation = 1;
+  int resolves = 0;
+  std::map<std::string, std::string> names;
+};
+
+const std::string kPodCgroup =
+    "0::/kubepods.slice/kubepods-besteffort.slice/"
+    "kubepods-besteffort-pod8d4b2c1e_5f6a_4b7c_8d9e_0f1a2b3c4d5e.slice/cri-containerd-" +
+    std::string(64, 'a') + ".scope\n";
+
+TEST_F(ProcessTableTest, PodProcessesAreNamedByTheirContainer) {
+  FakeWorkloads workloads;
+  workloads.names[std::string(64, 'a')] = "worker";
+  ProcessTable table = MakeTable();
+  table.SetWorkloads(&workloads, nullptr);
+  procfs_.AddProcess(10, 1, "/usr/bin/python3");
+  procfs_.Write(10, "cgroup", kPodCgroup);
+  procfs_.AddProcess(11, 1, "/usr/bin/python3", "OTEL_SERVICE_NAME=billing"sv);
+  procfs_.Write(11, "cgroup", kPodCgroup);
+  procfs_.AddProcess(12, 1, "/usr/bin/python3");
+  procfs_.Write(12, "cgroup", "0::/user.slice/session-1.scope\n");
+  table.Rescan(reader_);
+  std::optional<ProcessEntry> pod = table.Find(10);
+  ASSERT_TRUE(pod);
+  EXPECT_EQ(pod->service_name, "worker");
+  EXPECT_EQ(pod->workload.pod_name, "worker-0");
+  EXPECT_EQ(pod->workload.pod_uid, "8d4b2c1e-5f6a-4b7c-8d9e-0f1a2b3c4d5e");
+  EXPECT_EQ(table.Find(11)->service_name, "billing");  // OTEL_SERVICE_NAME wins
+  EXPECT_EQ(table.Find(12)->service_name, "python3");
+  EXPECT_EQ(table.Find(12)->workload, Workload{});
+  // Forked children inherit the container; complete names are not asked again
+  // until the source changes.
+  table.OnFork(Fork(13, 10), reader_);
+  EXPECT_EQ(table.Find(13)->workload.container_name, "worker");
+  const int asked = workloads.resolves;
+  table.Find(10);
+  EXPECT_EQ(workloads.resolves, asked);
+  workloads.names[std::string(64, 'a')] = "renamed";
+  ++workloads.generation;
+  EXPECT_EQ(table.Find(10)->service_name, "renamed");
+}
+
+TEST_F(ProcessTableTest, AProcessMovedIntoAContainerBeforeExecIsReadAgain) {
+  FakeWorkloads workloads;
+  workloads.names[std::string(64, 'a')] = "worker";
+  ProcessTable table = MakeTable();
+  table.SetWorkloads(&workloads, nullptr);
+  procfs_.AddProcess(20, 1, "/bin/sh");
+  procfs_.Write(20, "cgroup", "0::/\n");
+  table.Rescan(reader_);
+  EXPECT_EQ(table.Find(20)->service_name, "sh");
+  procfs_.Write(20, "cgroup", kPodCgroup);
+  table.OnExec(Exec(20, 1, "/usr/bin/python3"), reader_);
+  EXPECT_EQ(table.Find(20)->workload.container_name, "worker");
+  EXPECT_EQ(table.Find(20)->service_name, "worker");
+}
+
+TEST_F(ProcessTableTest, SelectionDecidesWhatIsReported) {
+  SelectionRules exclude;
+  exclude.executables = {"sshd"};
+  ProcessSelector selector({}, exclude, /*llm_only=*/true);
+  ProcessTable table = MakeTable();
+  table.SetWorkloads(nullptr, &selector);
+  procfs_.AddProcess(30, 1, "/usr/sbin/sshd");
+  procfs_.AddProcess(31, 1, "/usr/bin/python3");
+  table.Rescan(reader_);
+  EXPECT_FALSE(table.Find(30)->admitted);
+  EXPECT_FALSE(table.Find(30)->reported);
+  EXPECT_TRUE(table.Find(31)->admitted);
+  EXPECT_FALSE(table.Find(31)->reported);  // no LLM call yet
+  table.MarkLlmCaller(31);
+  table.MarkLlmCaller(30);
+  EXPECT_TRUE(table.Find(31)->reported);
+  EXPECT_FALSE(table.Find(30)->reported);
+  // An exec re-reads the command line and executable: sshd becoming python3 is admitted.
+  procfs_.Remove(30);
+  procfs_.AddProcess(30, 1, "/usr/bin/python3");
+  table.OnExec(Exec(30, 1, "/usr/bin/python3"), reader_);
+  EXPECT_TRUE(table.Find(30)->admitted);
 }
 
 TEST(ExecutableNameFromPathTest, Table) {

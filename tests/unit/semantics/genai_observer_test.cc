@@ -74,7 +74,7 @@ class GenAiObserverTest : public ::testing::Test {
  protected:
   telemetry::MetricRegistry registry_;  // before the observer, which registers in it
   GenAiObserver observer_{registry_, Prices(), {}};
-  const CallContext context_{"api.anthropic.com", "agent", "python3", 0.5};
+  const CallContext context_{"api.anthropic.com", "agent", "python3", 0.5, {}};
 };
 
 TEST_F(GenAiObserverTest, PricedCallGetsItsSpanTokensAndCost) {
@@ -181,7 +181,7 @@ TEST(GenAiObserverBodyTest, BodiesReadInPartAreReported) {
   cut.response.body.resize(20);
   cut.response.body_truncated = true;
   for (const Exchange* exchange : {&whole, &stacked, &cut}) {
-    ASSERT_TRUE(observer.Observe(*exchange, {"a", "s", "e", 0.1}, nullptr));
+    ASSERT_TRUE(observer.Observe(*exchange, {"a", "s", "e", 0.1, {}}, nullptr));
   }
   EXPECT_EQ(problems, (std::vector<std::string>{"unsupported_encoding", "truncated"}));
 }
@@ -194,7 +194,7 @@ TEST(GenAiObserverContentTest, ContentOnlyWhenAskedAndCut) {
   GenAiObserver observer(registry, Prices(), options);
   telemetry::Span span;
   ASSERT_TRUE(observer.Observe(AnthropicCall("claude-priced-1", 200, kAnswer),
-                               {"a", "s", "e", 0.1}, &span));
+                               {"a", "s", "e", 0.1, {}}, &span));
   const auto a = Attributes(span);
   ASSERT_EQ(a.count("gen_ai.input.messages"), 1u);
   EXPECT_LE(std::get<std::string>(a.at("gen_ai.input.messages")).size(), 10u);

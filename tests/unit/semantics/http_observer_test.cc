@@ -117,13 +117,13 @@ class HttpObserverTest : public ::testing::Test {
           .registry = registry_,
           .spans = spans_enabled_ ? &queue_ : nullptr,
           .ids = ids_,
-          .process = [](std::uint32_t pid) -> std::optional<ProcessIdentity> {
+          .process = [this](std::uint32_t pid) -> std::optional<ProcessIdentity> {
             if (pid != kPid) return std::nullopt;
-            return ProcessIdentity{
-                "python3", "checkout", "python3 app.py", {{"team", "payments"}}, 42};
+            return identity_;
           },
           .to_unix_ns = [](std::uint64_t monotonic_ns) { return monotonic_ns + kUnixOffset; },
           .on_span_dropped = [this] { ++spans_dropped_; },
+          .on_llm_call = [this](std::uint32_t pid) { llm_callers_.push_back(pid); },
           .host_name = "node-1",
           .routes = routes_,
       });
@@ -149,6 +149,13 @@ class HttpObserverTest : public ::testing::Test {
   std::optional<RouteMatcher> routes_;
   bool spans_enabled_ = true;
   int spans_dropped_ = 0;
+  ProcessIdentity identity_{.executable_name = "python3",
+                            .service_name = "checkout",
+                            .command_line = "python3 app.py",
+                            .resource_attributes = {{"team", "payments"}},
+                            .start_id = 42,
+                            .workload = {}};
+  std::vector<std::uint32_t> llm_callers_;
   std::unique_ptr<HttpObserver> observer_;
 };
 
@@ -156,7 +163,9 @@ LabelMap ServerLabels(const char* method, const char* status, const char* route,
                       const char* error_type) {
   return {{"http_request_method", method}, {"http_response_status_code", status},
           {"http_route", route},           {"error_type", error_type},
-          {"service_name", "checkout"},    {"process_executable_name", "python3"}};
+          {"service_name", "checkout"},    {"process_executable_name", "python3"},
+          {"k8s_namespace_name", ""},      {"k8s_pod_name", ""},
+          {"k8s_container_name", ""},      {"container_id", ""}};
 }
 
 LabelMap ClientLabels(const char* method, const char* status, const char* address, const char* port,
@@ -167,7 +176,11 @@ LabelMap ClientLabels(const char* method, const char* status, const char* addres
           {"server_port", port},
           {"error_type", error_type},
           {"service_name", "checkout"},
-          {"process_executable_name", "python3"}};
+          {"process_executable_name", "python3"},
+          {"k8s_namespace_name", ""},
+          {"k8s_pod_name", ""},
+          {"k8s_container_name", ""},
+          {"container_id", ""}};
 }
 
 TEST_F(HttpObserverTest, ServerDurationHistogram) {
@@ -537,6 +550,59 @@ INSTANTIATE_TEST_SUITE_P(
                       HostCase{"host:0", "host", 0}, HostCase{"10.0.0.1:443", "10.0.0.1", 443},
                       HostCase{"", "", 0}, HostCase{"[::1", "[::1", 0},
                       HostCase{"[::1]x", "::1", 0}));
+
+}  // namespace
+}  // namespace infrared::semantics
+
+namespace infrared::semantics {
+namespace {
+
+TEST_F(HttpObserverTest, PodProcessesCarryWorkloadLabelsAndResource) {
+  identity_.service_name = "worker";
+  identity_.workload = {.container_id = std::string(64, 'c'),
+                        .pod_uid = "8d4b2c1e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
+                        .namespace_name = "agents",
+                        .pod_name = "worker-7d9f8b6c5d-x2x4q",
+                        .container_name = "worker",
+                        .owner_kind = "Deployment",
+                        .owner_name = "worker",
+                        .node_name = "node-1",
+                        .pod_labels = {{"app", "worker"}}};
+  Observer().OnExchange(ServerConnection(), MakeExchange("GET", "/health", 200));
+  LabelMap labels = ServerLabels("GET", "200", "/health", "");
+  labels["service_name"] = "worker";
+  labels["k8s_namespace_name"] = "agents";
+  labels["k8s_pod_name"] = "worker-7d9f8b6c5d-x2x4q";
+  labels["k8s_container_name"] = "worker";
+  labels["container_id"] = std::string(64, 'c');
+  EXPECT_EQ(Series(registry_, "http_server_request_duration_seconds").count(labels), 1u);
+  const Span span = OnlySpan();
+  ASSERT_NE(span.resource, nullptr);
+  const auto resource = AttributeMap(span.resource->attributes);
+  EXPECT_EQ(resource.at("container.id"), Str(std::string(64, 'c')));
+  EXPECT_EQ(resource.at("k8s.pod.uid"), Str("8d4b2c1e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"));
+  EXPECT_EQ(resource.at("k8s.pod.name"), Str("worker-7d9f8b6c5d-x2x4q"));
+  EXPECT_EQ(resource.at("k8s.namespace.name"), Str("agents"));
+  EXPECT_EQ(resource.at("k8s.container.name"), Str("worker"));
+  EXPECT_EQ(resource.at("k8s.node.name"), Str("node-1"));
+  EXPECT_EQ(resource.at("k8s.deployment.name"), Str("worker"));
+  EXPECT_EQ(resource.at("k8s.pod.label.app"), Str("worker"));
+  EXPECT_EQ(resource.at("service.name"), Str("worker"));
+}
+
+TEST_F(HttpObserverTest, ExcludedProcessesAndThoseAwaitingAnLlmCallReportNothing) {
+  identity_.excluded = true;
+  Observer().OnExchange(ServerConnection(), MakeExchange("GET", "/a", 200));
+  identity_.excluded = false;
+  identity_.awaiting_llm = true;  // no call observer here: nothing is an LLM call
+  Observer().OnExchange(ServerConnection(), MakeExchange("GET", "/b", 200));
+  EXPECT_THAT(Series(registry_, "http_server_request_duration_seconds"), IsEmpty());
+  EXPECT_THAT(TakeSpans(), IsEmpty());
+  EXPECT_THAT(llm_callers_, IsEmpty());
+  identity_.awaiting_llm = false;
+  Observer().OnExchange(ServerConnection(), MakeExchange("GET", "/c", 200));
+  EXPECT_EQ(Series(registry_, "http_server_request_duration_seconds").size(), 1u);
+}
 
 }  // namespace
 }  // namespace infrared::semantics

@@ -1,0 +1,74 @@
+#include "agent/core/workloads.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+
+namespace infrared::core {
+namespace {
+
+std::uint64_t MonotonicNs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+process::SelectionRules Rules(const std::vector<std::string>& executables,
+                              const std::vector<std::string>& command_lines,
+                              const std::vector<std::string>& containers,
+                              const std::vector<std::string>& namespaces,
+                              const std::vector<std::string>& labels) {
+  return {executables, command_lines, containers, namespaces, labels};
+}
+
+}  // namespace
+
+std::string NodeName(const Config& config) {
+  if (!config.k8s_node_name.empty()) return config.k8s_node_name;
+  if (const char* node = std::getenv("NODE_NAME"); node && *node) return node;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+Workloads::Workloads(const Config& config, Logger& logger, telemetry::SelfMetrics& self)
+    : logger_(logger),
+      self_(self),
+      catalog_({.pod_logs_dir = config.k8s_pod_logs_dir,
+                .container_logs_dir = config.k8s_container_logs_dir,
+                .node_name = NodeName(config),
+                .now_ns = MonotonicNs,
+                .on_drop = [&self](const char* reason) { self.Dropped("k8s_pods", reason); }}),
+      selector_(Rules(config.select_executables, config.select_command_lines,
+                      config.select_containers, config.select_k8s_namespaces,
+                      config.select_k8s_pod_labels),
+                Rules(config.exclude_executables, config.exclude_command_lines,
+                      config.exclude_containers, config.exclude_k8s_namespaces,
+                      config.exclude_k8s_pod_labels),
+                config.select_llm_only),
+      api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file,
+                          NodeName(config))) {
+  self.Dropped("k8s_pods", "too_many_pods", 0);
+}
+
+void Workloads::Start() {
+  catalog_.ScanLogDirectories();
+  logger_.Info("k8s", "pods found in the kubelet's log directories",
+               {{"pods", catalog_.PodCount()}});
+  if (!api_) return;
+  logger_.Info("k8s", "watching this node's pods on the API server",
+               {{"url", api_->url}, {"node", api_->node_name}});
+  process::PodCatalog* catalog = &catalog_;
+  watch_ = KubeWatch::Start(
+      *api_, logger_, self_,
+      {.replace = [catalog](std::vector<process::PodInfo> pods) {
+         catalog->ReplaceFromApi(std::move(pods));
+       },
+       .upsert = [catalog](process::PodInfo pod) { catalog->UpsertFromApi(std::move(pod)); },
+       .remove = [catalog](const std::string& uid) { catalog->RemoveFromApi(uid); }});
+}
+
+void Workloads::Stop() { watch_.reset(); }
+
+}  // namespace infrared::core
