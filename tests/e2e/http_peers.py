@@ -134,3 +134,40 @@ def histogram_counts(samples, name, **labels):
             key = (sample_labels["http_request_method"], sample_labels["http_response_status_code"])
             counts[key] = counts.get(key, 0) + int(value)
     return counts
+
+
+# A python client that makes `requests` GETs of /index.html on 127.0.0.1:port, one
+# connection each, after one chat completion POST to 127.0.0.1:llm_port unless it is
+# "-", then waits for its stdin to close (so that its process series outlive the
+# requests). argv: requests, port, llm_port, then anything (to mark its command line).
+WAITING_CLIENT = """
+import http.client, json, sys
+requests, port, llm = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+if llm != "-":
+    c = http.client.HTTPConnection("127.0.0.1", int(llm))
+    c.request("POST", "/v1/chat/completions",
+              json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+              {"Content-Type": "application/json"})
+    c.getresponse().read()
+    c.close()
+for _ in range(requests):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("GET", "/index.html")
+    c.getresponse().read()
+    c.close()
+print("done", flush=True)
+sys.stdin.read()
+"""
+
+
+def start_waiting_client(clients, port, requests, prefix=(), llm_port="-", mark=()):
+    """Runs WAITING_CLIENT (after `prefix`, e.g. a shell moving it into a cgroup), appends it
+    to `clients` (the caller kills them) and returns it once its requests are done."""
+    process = subprocess.Popen(
+        [*prefix, "/usr/bin/python3", "-c", WAITING_CLIENT, str(requests), str(port),
+         str(llm_port), *mark],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    clients.append(process)
+    if process.stdout.readline().strip() != "done":
+        fail(f"the client {[*prefix, *mark]} failed")
+    return process
