@@ -1,7 +1,5 @@
 #include "agent/core/http_capture.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <variant>
 
