@@ -76,7 +76,13 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
           .ids = capture->ids_,
           .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
             std::optional<process::ProcessEntry> entry = table.Find(pid);
-            if (!entry) return std::nullopt;
+            if (!entry) {
+              // An unknown process is reported as such, unless a selection is in force.
+              if (!table.Selective()) return std::nullopt;
+              semantics::ProcessIdentity unknown;
+              unknown.excluded = true;
+              return unknown;
+            }
             return semantics::ProcessIdentity{
                 .executable_name = entry->executable_name,
                 .service_name = entry->service_name,

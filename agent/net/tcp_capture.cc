@@ -16,7 +16,13 @@ TcpCapture::TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& tabl
     : self_(self),
       folder_(TcpFolder::Limits{}, [&table](std::uint32_t pid) -> std::optional<TcpProcessNames> {
         std::optional<process::ProcessEntry> entry = table.Find(pid);
-        if (!entry) return std::nullopt;
+        if (!entry) {
+          // Unknown owners are "unknown", unless a selection is in force.
+          if (!table.Selective()) return std::nullopt;
+          TcpProcessNames unknown;
+          unknown.reported = false;
+          return unknown;
+        }
         TcpProcessNames names{entry->service_name, entry->executable_name, {}, entry->reported};
         for (auto& [name, value] : process::WorkloadLabels(entry->workload)) {
           if (!value.empty()) names.workload_labels.emplace_back(name, std::move(value));

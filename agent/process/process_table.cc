@@ -62,6 +62,11 @@ void ProcessTable::RefreshLocked(ProcessEntry& entry) {
   entry.reported = entry.admitted && (!selector_->LlmOnly() || entry.llm_seen);
 }
 
+bool ProcessTable::Selective() const {
+  std::lock_guard lock(mutex_);
+  return selector_ != nullptr;
+}
+
 void ProcessTable::MarkLlmCaller(std::uint32_t pid) {
   std::lock_guard lock(mutex_);
   auto it = live_.find(pid);

@@ -70,6 +70,10 @@ class ProcessTable {
   // Before any other call; both must outlive the table.
   void SetWorkloads(WorkloadSource* workloads, const ProcessSelector* selector);
 
+  // Whether select.* / exclude.* rules are in force: then a process the table
+  // does not know is not reported either.
+  bool Selective() const;
+
   // The process called an LLM API: select.llm_only reports it from now on.
   void MarkLlmCaller(std::uint32_t pid);
 

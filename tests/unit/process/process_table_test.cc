@@ -483,7 +483,9 @@ TEST_F(ProcessTableTest, PodProcessesAreNamedByTheirContainer) {
   FakeWorkloads workloads;
   workloads.names[std::string(64, 'a')] = "worker";
   ProcessTable table = MakeTable();
-  table.SetWorkloads(&workloads, nullptr);
+  ProcessSelector nothing({}, {}, false);
+  table.SetWorkloads(&workloads, &nothing);
+  EXPECT_FALSE(table.Selective());  // no rule: every process, known or not, is reported
   procfs_.AddProcess(10, 1, "/usr/bin/python3");
   procfs_.Write(10, "cgroup", kPodCgroup);
   procfs_.AddProcess(11, 1, "/usr/bin/python3", "OTEL_SERVICE_NAME=billing"sv);
@@ -531,7 +533,9 @@ TEST_F(ProcessTableTest, SelectionDecidesWhatIsReported) {
   exclude.executables = {"sshd"};
   ProcessSelector selector({}, exclude, /*llm_only=*/true);
   ProcessTable table = MakeTable();
+  EXPECT_FALSE(table.Selective());
   table.SetWorkloads(nullptr, &selector);
+  EXPECT_TRUE(table.Selective());
   procfs_.AddProcess(30, 1, "/usr/sbin/sshd");
   procfs_.AddProcess(31, 1, "/usr/bin/python3");
   table.Rescan(reader_);
