@@ -23,6 +23,10 @@ std::vector<HostPath> HostPaths(const Config& config) {
     paths.push_back({config.k8s_token_file, "serviceAccount", "ro",
                      "bearer token for the API server watch"});
   }
+  if (config.k8s_api != "off" && !config.k8s_ca_file.empty()) {
+    paths.push_back({config.k8s_ca_file, "serviceAccount", "ro",
+                     "CA certificates of the API server"});
+  }
   return paths;
 }
 

@@ -196,6 +196,10 @@ class Session {
     CURLcode rc =
         Configure(handle_, url, settings_.ca_file, watch, headers, exchange, message.data());
     if (rc == CURLE_OK) rc = curl_easy_perform(handle_);
+    // A refusal without a body never reached the body callback that reads the status.
+    if (rc == CURLE_OK && exchange.status == 0) {
+      curl_easy_getinfo(handle_, CURLINFO_RESPONSE_CODE, &exchange.status);
+    }
     curl_easy_reset(handle_);  // nothing may dangle into the next request; connections stay
     curl_slist_free_all(headers);
     if (exchange.error) std::rethrow_exception(exchange.error);

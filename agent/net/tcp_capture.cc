@@ -1,5 +1,6 @@
 #include "agent/net/tcp_capture.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "agent/net/tcp_records.h"
@@ -25,6 +26,8 @@ TcpCapture::TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& tabl
         }
         TcpProcessNames names{entry->service_name, entry->executable_name, {}, entry->reported};
         for (auto& [name, value] : process::WorkloadLabels(entry->workload)) {
+          // The series key separates labels with NUL: API names could carry one (\u0000).
+          std::replace(value.begin(), value.end(), '\0', '?');
           if (!value.empty()) names.workload_labels.emplace_back(name, std::move(value));
         }
         return names;

@@ -81,7 +81,8 @@ TcpFolder::TcpFolder(Limits limits, ResolveFn resolve)
 
 std::optional<TcpFolder::SeriesKey> TcpFolder::KeyOf(const infrared_tcp_sock& sock) {
   std::optional<TcpProcessNames> names;
-  if (sock.tgid != 0 && resolve_) names = resolve_(sock.tgid);
+  // tgid 0 (owner not known) is asked too: with a selection in force it is not reported.
+  if (resolve_) names = resolve_(sock.tgid);
   if (names && !names->reported) return std::nullopt;
   std::string service = names ? names->service_name : kUnknown;
   if (names) {

@@ -11,6 +11,10 @@ namespace infrared::process {
 namespace {
 
 constexpr std::uint64_t kRescanEveryNs = 1'000'000'000;
+// A cgroup a scan could not name (a pod's sandbox, a container outside any pod)
+// is looked for again this seldom, so that it does not cost a scan a second.
+constexpr std::uint64_t kRetryMissEveryNs = 30'000'000'000;
+constexpr std::size_t kMaxMisses = 4096;
 constexpr std::size_t kContainerIdLength = 64;
 
 bool IsHexId(std::string_view text) {
@@ -176,7 +180,13 @@ Workload PodCatalog::Resolve(const CgroupRef& cgroup) {
   std::lock_guard lock(mutex_);
   const std::uint64_t now = options_.now_ns ? options_.now_ns() : 0;
   if (!LogsKnowLocked(cgroup) && (!scanned_ || now - last_scan_ns_ >= kRescanEveryNs)) {
-    ScanLocked();
+    const std::string key = cgroup.pod_uid + "/" + cgroup.container_id;
+    auto miss = misses_.find(key);
+    if (miss == misses_.end() || now - miss->second >= kRetryMissEveryNs) {
+      ScanLocked();
+      if (misses_.size() >= kMaxMisses) misses_.clear();
+      if (!LogsKnowLocked(cgroup)) misses_[key] = now;
+    }
   }
   const PodInfo* api = nullptr;
   const PodInfo* logs = nullptr;
@@ -196,7 +206,10 @@ Workload PodCatalog::Resolve(const CgroupRef& cgroup) {
         if (id == cgroup.container_id) workload.container_name = name;
       }
     }
-    if (workload.container_name.empty()) {
+    // The API lists every container of a running pod: an id it lacks is the pod's
+    // sandbox (pause), not its one container.
+    const bool api_lists = api && !api->containers.empty();
+    if (workload.container_name.empty() && !api_lists) {
       if (auto it = log_containers_.find(cgroup.container_id); it != log_containers_.end()) {
         workload.container_name = it->second;
       } else if (logs && logs->container_names.size() == 1) {

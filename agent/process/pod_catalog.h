@@ -77,6 +77,7 @@ class PodCatalog : public WorkloadSource {
   std::unordered_map<std::string, PodInfo> api_pods_;   // by uid
   std::unordered_map<std::string, PodInfo> log_pods_;   // by uid
   std::unordered_map<std::string, std::string> log_containers_;  // container id -> name
+  std::unordered_map<std::string, std::uint64_t> misses_;  // "<uid>/<id>" -> last scan for it
   std::uint64_t last_scan_ns_ = 0;
   bool scanned_ = false;
   std::atomic<std::uint64_t> generation_{1};

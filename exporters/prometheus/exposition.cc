@@ -111,9 +111,9 @@ std::string FormatLabels(const Labels& labels, bool drop_le) {
   std::vector<std::string_view> seen;
   for (const auto& label : labels) {
     if (!IsValidLabelName(label.name) || (drop_le && label.name == "le")) continue;
-    if (label.value.empty()) continue;
     if (std::find(seen.begin(), seen.end(), label.name) != seen.end()) continue;
     seen.push_back(label.name);
+    if (label.value.empty()) continue;
     if (!out.empty()) out += ',';
     out += label.name;
     out += "=\"";
