@@ -111,7 +111,11 @@ std::optional<TcpFolder::SeriesKey> TcpFolder::KeyOf(const infrared_tcp_sock& so
 }
 
 TcpFolder::Series* TcpFolder::SeriesOf(const infrared_tcp_sock& sock, SeriesKey* key_out) {
-  std::optional<SeriesKey> found = KeyOf(sock);
+  // A socket already counted open stays in the series it was counted in: its process's
+  // names may change meanwhile (its container's name found, a selection admitting it),
+  // and its bytes must not count in two series.
+  auto open = open_.find({sock.sock_id, sock.open_ns});
+  std::optional<SeriesKey> found = open != open_.end() ? open->second.key : KeyOf(sock);
   if (!found) return nullptr;
   SeriesKey& key = *found;
   auto it = series_.find(key);
@@ -126,7 +130,8 @@ TcpFolder::Series* TcpFolder::SeriesOf(const infrared_tcp_sock& sock, SeriesKey*
   return &it->second;
 }
 
-void TcpFolder::CountOpen(const infrared_tcp_sock& sock, Series& series, bool closing) {
+void TcpFolder::CountOpen(const infrared_tcp_sock& sock, const SeriesKey& series_key,
+                          Series& series, bool closing) {
   const SockKey key{sock.sock_id, sock.open_ns};
   auto it = open_.find(key);
   if (it != open_.end()) {
@@ -139,7 +144,7 @@ void TcpFolder::CountOpen(const infrared_tcp_sock& sock, Series& series, bool cl
       ++sockets_dropped_;
       return;
     }
-    open_.emplace(key, OpenSock{});
+    open_.emplace(key, OpenSock{.absent_scrapes = 0, .key = series_key});
   }
   ++series.folded.opened;
 }
@@ -162,9 +167,10 @@ void TcpFolder::OnConnect(const infrared_tcp_record& record) {
 
 void TcpFolder::OnClose(const infrared_tcp_record& record) {
   const infrared_tcp_sock& sock = record.sock;
-  Series* series = SeriesOf(sock);
+  SeriesKey key;
+  Series* series = SeriesOf(sock, &key);
   if (!series) return;
-  CountOpen(sock, *series, /*closing=*/true);
+  CountOpen(sock, key, *series, /*closing=*/true);
   Counters& folded = series->folded;
   folded.bytes_sent += sock.bytes_sent;
   folded.bytes_received += sock.bytes_received;
@@ -220,7 +226,7 @@ void TcpFolder::Collect(std::span<const infrared_tcp_sock> live,
     Series* series = SeriesOf(sock, &key);
     if (!series) continue;
     present.insert({sock.sock_id, sock.open_ns});
-    CountOpen(sock, *series, /*closing=*/false);
+    CountOpen(sock, key, *series, /*closing=*/false);
     Counters& sum = live_sums[key];
     sum.bytes_sent += sock.bytes_sent;
     sum.bytes_received += sock.bytes_received;

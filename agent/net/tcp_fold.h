@@ -84,6 +84,7 @@ class TcpFolder {
   using SockKey = std::pair<std::uint64_t, std::uint64_t>;  // sock address, open time
   struct OpenSock {
     int absent_scrapes = 0;  // consecutive scrapes that did not find it in the map
+    SeriesKey key;           // the series it was counted open in
   };
 
   // The series of a socket, made on first use; nullptr when full.
@@ -94,7 +95,8 @@ class TcpFolder {
                     const std::map<SeriesKey, std::uint64_t>& active,
                     std::vector<telemetry::MetricFamily>& out);
   // Counts the socket open once, whether first seen live or at its close.
-  void CountOpen(const infrared_tcp_sock& sock, Series& series, bool closing);
+  void CountOpen(const infrared_tcp_sock& sock, const SeriesKey& series_key, Series& series,
+                 bool closing);
 
   Limits limits_;
   ResolveFn resolve_;

@@ -145,6 +145,29 @@ TEST(TcpFoldTest, WorkloadLabelsSplitSeriesAndUnreportedProcessesAreLeftOut) {
   EXPECT_EQ(FamilyNamed(out, "tcp_connect_duration_seconds")->histograms.size(), 0u);
 }
 
+TEST(TcpFoldTest, ASocketStaysInItsSeriesWhenItsProcessIsRenamed) {
+  std::string service = "python3";
+  TcpFolder folder({}, [&service](std::uint32_t) -> std::optional<TcpProcessNames> {
+    return TcpProcessNames{service, "python3", {}, true};
+  });
+  infrared_tcp_sock sock = Sock(1, 42, INFRARED_TCP_OUTBOUND, "192.0.2.5", 443, 50000);
+  sock.bytes_sent = 100;
+  Collect(folder, {sock});
+  service = "worker";  // its container's name arrived
+  sock.bytes_sent = 150;
+  Collect(folder, {sock});
+  sock.bytes_sent = 200;
+  folder.OnClose(Record(INFRARED_TCP_CLOSE, sock, 1'000'000));
+  std::vector<MetricFamily> out = Collect(folder, {});
+  EXPECT_EQ(Value(out, "tcp_bytes_sent", {{"service_name", "python3"}}), 200);
+  EXPECT_FALSE(Value(out, "tcp_bytes_sent", {{"service_name", "worker"}}).has_value());
+  EXPECT_EQ(Value(out, "tcp_connections_opened", {{"service_name", "python3"}}), 1);
+  // A new connection of the renamed process counts under its new name.
+  infrared_tcp_sock next = Sock(2, 42, INFRARED_TCP_OUTBOUND, "192.0.2.5", 443, 50001);
+  out = Collect(folder, {next});
+  EXPECT_EQ(Value(out, "tcp_connections_opened", {{"service_name", "worker"}}), 1);
+}
+
 TEST(TcpFoldTest, LiveThenClosedConnectionCountsOnceAndKeepsItsBytes) {
   TcpFolder folder({}, Names);
   infrared_tcp_sock sock = Sock(1, 42, INFRARED_TCP_OUTBOUND, "192.0.2.5", 443, 50000);
