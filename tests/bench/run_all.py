@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""Runs every overhead benchmark of tests/bench and prints one table.
+
+    tests/bench/run_all.py [seconds=10]
+
+Each figure is measured side by side in one run of its benchmark (without the
+agent, with it, without again), as machines are noisy: see each script for what
+it does. `seconds` sets the wrk runs and the idle measurement. Needs root,
+nginx, wrk, bpftrace, gcc and a built agent."""
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(argv):
+    print("running " + " ".join(argv), file=sys.stderr, flush=True)
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=HERE)
+    if result.returncode != 0:
+        return None, result.stderr.strip().splitlines()[-1:] or ["failed"]
+    return result.stdout, None
+
+
+def grab(text, pattern):
+    match = re.search(pattern, text or "", re.MULTILINE)
+    return match.group(1) if match else "?"
+
+
+def main():
+    seconds = sys.argv[1] if len(sys.argv) > 1 else "10"
+    rows = []  # (benchmark, figure, value, target)
+    out, error = run([sys.executable, "http_overhead.py", seconds])
+    rows.append(("nginx + wrk, plain HTTP", "throughput with/without", grab(out, r"^ratio with/without: ([\d.]+)"),
+                 ">= 0.95"))
+    rows.append(("", "agent CPU % of a core", grab(out, r"\(([\d.]+)% of one core\)"), ""))
+    out, error_tls = run([sys.executable, "tls_overhead.py", seconds])
+    ratio, floor = grab(out, r"^ratio with/without:\s+([\d.]+)"), grab(out, r"^ratio floor/without: ([\d.]+)")
+    rows.append(("nginx + wrk, TLS", "throughput with/without", ratio, ""))
+    rows.append(("", "bpftrace floor/without", floor, ""))
+    rows.append(("", "agent / floor", f"{float(ratio) / float(floor):.3f}" if "?" not in (ratio, floor) else "?",
+                 ">= 0.91 (within 1.1x)"))
+    out, error_proc = run([sys.executable, "process_overhead.py"])
+    for name in ("fork-heavy", "cpu-heavy"):
+        rows.append((f"{name} (time)", "with/without", grab(out, rf"^{name} ratio with/without: ([\d.]+)"),
+                     ""))
+        rows.append(("", "agent CPU s, peak RSS MiB",
+                     grab(out, rf"^{name} agent CPU: ([\d.]+ s, peak RSS [\d.]+) MiB"), ""))
+    out, error_idle = run(["bash", "idle_overhead.sh", seconds])
+    rows.append(("idle host", "agent CPU % of a core", grab(out, r"= ([\d.]+)% of one core"), ""))
+    rows.append(("", "agent VmHWM", grab(out, r"^VmHWM: (\d+ kB)"), "<= 64 MB (at 1k req/s)"))
+    width = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    for row in [("benchmark", "figure", "value", "target")] + rows:
+        print("  ".join(str(cell).ljust(width[i]) for i, cell in enumerate(row)).rstrip())
+    failures = [e for e in (error, error_tls, error_proc, error_idle) if e]
+    for failure in failures:
+        print(f"a benchmark failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
