@@ -193,6 +193,19 @@ int handle_page_fault_user(void *ctx) {
 
 /* --- lifecycle --------------------------------------------------------------- */
 
+/* Waking the agent for every event costs more than the event (about 15 us an
+ * event, measured with bpf_stats on 5,000 /bin/true): exits wake it only once a
+ * quarter of the buffer waits (the agent drains it every 100 ms, and the next
+ * fork or exec delivers them). Forks and execs wake it at once, forced: the
+ * agent must know a process before its first socket events are read, and the
+ * default adaptive wakeup would stay silent while unread exits wait. */
+static __always_inline __u64 lazy_wakeup(void) {
+  return bpf_ringbuf_query(&proc_events, BPF_RB_AVAIL_DATA) >=
+                 bpf_ringbuf_query(&proc_events, BPF_RB_RING_SIZE) / 4
+             ? BPF_RB_FORCE_WAKEUP
+             : BPF_RB_NO_WAKEUP;
+}
+
 SEC("raw_tp/sched_process_fork")
 int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child) {
   if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid) || task_is_kthread(child))
@@ -204,7 +217,7 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
     return 0;
   }
   fill_header(&event->header, INFRARED_PROCESS_FORK, child);
-  bpf_ringbuf_submit(event, 0);
+  bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);
   return 0;
 }
 
@@ -235,7 +248,7 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
   bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
                             BPF_CORE_READ(bprm, filename));
   move_runtime_mark(old_pid, BPF_CORE_READ(task, pid));
-  bpf_ringbuf_submit(event, 0);
+  bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);
   return 0;
 }
 
@@ -255,7 +268,7 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *task) {
       __builtin_memcpy(&event->stats, stats, sizeof(event->stats));
     else
       __builtin_memset(&event->stats, 0, sizeof(event->stats));
-    bpf_ringbuf_submit(event, 0);
+    bpf_ringbuf_submit(event, lazy_wakeup());
   } else {
     count_drop(INFRARED_DROP_RINGBUF_FULL);
   }

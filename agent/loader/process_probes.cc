@@ -69,7 +69,14 @@ bool ProcessProbes::Attach(core::Logger& logger) {
   return AnyAttached(probes_);
 }
 
-int ProcessProbes::Poll(int timeout_ms) { return ring_->Poll(timeout_ms); }
+int ProcessProbes::Poll(int timeout_ms) {
+  // Forks and exits do not wake the poller (bpf/process.bpf.c): what a timeout
+  // leaves in the buffer is read here.
+  int handled = ring_->Poll(timeout_ms);
+  if (handled < 0) return handled;
+  const int waiting = ring_->Consume();
+  return waiting < 0 ? waiting : handled + waiting;
+}
 
 std::optional<infrared_proc_stats> ProcessProbes::Lookup(std::uint32_t pid) {
   infrared_proc_stats stats;
