@@ -51,7 +51,10 @@ class Node:
         self.root = root
         self.pod_logs = os.path.join(root, "var/log/pods")
         self.container_logs = os.path.join(root, "var/log/containers")
-        self.cgroup_root = cgroup2_mount()
+        mount = cgroup2_mount()
+        # Under a parent of its own (a kubelet with a custom cgroup root looks the same), so
+        # that tests running at once never share, or remove, each other's kubepods.slice.
+        self.cgroup_root = mount and os.path.join(mount, f"infrared-e2e-{secrets.token_hex(4)}")
         self.pods = []
         self.made = []  # cgroup directories to remove, deepest last
 
@@ -66,8 +69,8 @@ class Node:
                 os.makedirs(self.container_logs, exist_ok=True)
                 os.symlink(log, os.path.join(self.container_logs,
                                              f"{name}_{namespace}_{container}-{container_id}.log"))
-            path = self.cgroup_root
-            for part in os.path.relpath(pod.cgroup(container), self.cgroup_root).split("/"):
+            path = os.path.dirname(self.cgroup_root)
+            for part in os.path.relpath(pod.cgroup(container), path).split("/"):
                 path = os.path.join(path, part)
                 if not os.path.isdir(path):
                     os.mkdir(path)
