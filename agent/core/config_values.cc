@@ -125,8 +125,6 @@ bool IsHeaderPair(std::string_view text) {
          text.find_first_of("\r\n") == std::string_view::npos;
 }
 
-bool IsExecutableGlob(std::string_view text) { return IsExecutableName(text); }
-
 bool IsRegex(std::string_view text) {
   try {
     std::regex compiled{std::string(text)};

@@ -46,12 +46,11 @@ std::string ShownValue(const KeySpec& spec, const Config& config);
 // List elements of http.route_patterns: non-empty, starting with '/'.
 bool IsRouteTemplate(std::string_view text);
 
-// List elements of capture.executables: non-empty, without '/'.
+// List elements of capture.executables (names) and select.executables (globs):
+// non-empty, without '/'.
 bool IsExecutableName(std::string_view text);
 // "key=value" with a non-empty key and no line breaks (an HTTP header).
 bool IsHeaderPair(std::string_view text);
-// A glob (select.executables): non-empty, without '/'.
-bool IsExecutableGlob(std::string_view text);
 // An ECMAScript regular expression std::regex accepts.
 bool IsRegex(std::string_view text);
 // A label selector element: "key=value" with a non-empty key.

@@ -14,14 +14,6 @@ std::uint64_t MonotonicNs() {
                                         .count());
 }
 
-process::SelectionRules Rules(const std::vector<std::string>& executables,
-                              const std::vector<std::string>& command_lines,
-                              const std::vector<std::string>& containers,
-                              const std::vector<std::string>& namespaces,
-                              const std::vector<std::string>& labels) {
-  return {executables, command_lines, containers, namespaces, labels};
-}
-
 }  // namespace
 
 std::string NodeName(const Config& config) {
@@ -33,22 +25,25 @@ std::string NodeName(const Config& config) {
 }
 
 Workloads::Workloads(const Config& config, Logger& logger, telemetry::SelfMetrics& self)
+    : Workloads(config, NodeName(config), logger, self) {}
+
+Workloads::Workloads(const Config& config, const std::string& node_name, Logger& logger,
+                     telemetry::SelfMetrics& self)
     : logger_(logger),
       self_(self),
       catalog_({.pod_logs_dir = config.k8s_pod_logs_dir,
                 .container_logs_dir = config.k8s_container_logs_dir,
-                .node_name = NodeName(config),
+                .node_name = node_name,
                 .now_ns = MonotonicNs,
                 .on_drop = [&self](const char* reason) { self.Dropped("k8s_pods", reason); }}),
-      selector_(Rules(config.select_executables, config.select_command_lines,
-                      config.select_containers, config.select_k8s_namespaces,
-                      config.select_k8s_pod_labels),
-                Rules(config.exclude_executables, config.exclude_command_lines,
-                      config.exclude_containers, config.exclude_k8s_namespaces,
-                      config.exclude_k8s_pod_labels),
+      selector_(process::SelectionRules{config.select_executables, config.select_command_lines,
+                                        config.select_containers, config.select_k8s_namespaces,
+                                        config.select_k8s_pod_labels},
+                process::SelectionRules{config.exclude_executables, config.exclude_command_lines,
+                                        config.exclude_containers, config.exclude_k8s_namespaces,
+                                        config.exclude_k8s_pod_labels},
                 config.select_llm_only),
-      api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file,
-                          NodeName(config))) {
+      api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file, node_name)) {
   self.Dropped("k8s_pods", "too_many_pods", 0);
 }
 
@@ -62,9 +57,10 @@ void Workloads::Start() {
   process::PodCatalog* catalog = &catalog_;
   watch_ = KubeWatch::Start(
       *api_, logger_, self_,
-      {.replace = [catalog](std::vector<process::PodInfo> pods) {
-         catalog->ReplaceFromApi(std::move(pods));
-       },
+      {.replace =
+           [catalog](std::vector<process::PodInfo> pods) {
+             catalog->ReplaceFromApi(std::move(pods));
+           },
        .upsert = [catalog](process::PodInfo pod) { catalog->UpsertFromApi(std::move(pod)); },
        .remove = [catalog](const std::string& uid) { catalog->RemoveFromApi(uid); }});
 }

@@ -30,6 +30,10 @@ class Workloads {
   void Stop();
 
  private:
+  // Delegated to with NodeName(config), read once.
+  Workloads(const Config& config, const std::string& node_name, Logger& logger,
+            telemetry::SelfMetrics& self);
+
   Logger& logger_;
   telemetry::SelfMetrics& self_;
   process::PodCatalog catalog_;

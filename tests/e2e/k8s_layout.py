@@ -78,6 +78,13 @@ class Node:
         self.pods.append(pod)
         return pod
 
+    def close(self, clients):
+        """Kills the workload processes, then removes the cgroups made."""
+        for client in clients:
+            client.kill()
+            client.wait()
+        self.remove_cgroups()
+
     def remove_cgroups(self):
         """Removes the cgroups made (their processes must have exited)."""
         for path in reversed(self.made):

@@ -102,10 +102,7 @@ def main():
                 if api.token in log:
                     fail("the API token is in the agent's log")
         finally:
-            for client in clients:
-                client.kill()
-                client.wait()
-            node.remove_cgroups()
+            node.close(clients)
     print("1 passed, 0 failed")
 
 

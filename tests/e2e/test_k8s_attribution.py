@@ -109,10 +109,7 @@ def main():
                         if s["resource"].get("process.pid") == clients[2].pid]:
                     fail("the excluded sidecar has spans")
         finally:
-            for client in clients:
-                client.kill()
-                client.wait()
-            node.remove_cgroups()
+            node.close(clients)
     print("1 passed, 0 failed")
 
 
