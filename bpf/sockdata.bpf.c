@@ -268,8 +268,13 @@ static __always_inline void exit_io(long syscall, long ret) {
   if (!sk)
     return;
   struct conn_info *info = conn_of(tgid, args.fd, sk, INFRARED_ROLE_UNKNOWN, false);
-  if (!info || (info->flags & INFRARED_CONN_SKIP))
+  if (!info)
     return;
+  if (info->flags & INFRARED_CONN_SKIP) { /* decided while this call blocked */
+    bump(&sock_counters, (info->flags & INFRARED_CONN_TLS) ? INFRARED_SOCK_COUNT_TLS_CALLS
+                                                           : INFRARED_SOCK_COUNT_SKIPPED_CALLS);
+    return;
+  }
   if (!(info->flags & INFRARED_CONN_SEEN)) {
     switch (tls_verdict(&args, ret)) {
       case TLS_YES:
