@@ -34,6 +34,7 @@ struct conn_info {
   __u64 sk; /* the sock, to notice an fd that now names another socket */
   __u32 role;
   __u32 flags; /* INFRARED_CONN_*; SKIP also written by userspace */
+  struct infrared_stream_loss loss[2]; /* egress, ingress */
 };
 
 /* LRU: fds closed without close() (process exit, exec's close-on-exec,
@@ -304,7 +305,9 @@ static __always_inline void exit_io(long syscall, long ret) {
       state.iovcnt = msg.msg_iovlen;
     }
   }
-  send_call(&state, tgid, args.fd, info->generation, args.direction, args.kind != IO_SENDFILE);
+  struct infrared_stream_loss *loss = &info->loss[args.direction == INFRARED_DIR_EGRESS ? 0 : 1];
+  send_call(&state, tgid, args.fd, info->generation, args.direction, args.kind != IO_SENDFILE,
+            loss);
 }
 
 static __always_inline void on_close(int fd) {
@@ -313,12 +316,15 @@ static __always_inline void on_close(int fd) {
   if (!info)
     return;
   __u64 generation = info->generation;
-  bpf_map_delete_elem(&conns, &key);
   struct infrared_sock_close_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
   if (!event) {
+    bpf_map_delete_elem(&conns, &key);
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
     return;
   }
+  event->loss[0] = info->loss[0];
+  event->loss[1] = info->loss[1];
+  bpf_map_delete_elem(&conns, &key);
   fill_header(&event->header, INFRARED_SOCK_CLOSE, key.pid, key.fd, generation);
   bpf_ringbuf_submit(event, wakeup_flag());
 }

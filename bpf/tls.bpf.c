@@ -63,12 +63,15 @@ static __always_inline void close_stream(__u64 pointer) {
   if (!stream)
     return;
   __u64 generation = stream->generation;
-  bpf_map_delete_elem(&tls_streams, &key);
   struct infrared_sock_close_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
   if (!event) {
+    bpf_map_delete_elem(&tls_streams, &key);
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
     return;
   }
+  event->loss[0] = stream->loss[0];
+  event->loss[1] = stream->loss[1];
+  bpf_map_delete_elem(&tls_streams, &key);
   fill_header(&event->header, INFRARED_SOCK_CLOSE, tgid, INFRARED_TLS_FD, generation);
   bpf_ringbuf_submit(event, wakeup_flag());
 }
@@ -124,7 +127,8 @@ static __always_inline void send_plaintext(__u32 tgid, struct infrared_tls_strea
                              .segment_length = bytes,
                              .total = bytes,
                              .budget = capture_budget(stream->flags)};
-  send_call(&state, tgid, INFRARED_TLS_FD, stream->generation, direction, true);
+  struct infrared_stream_loss *loss = &stream->loss[direction == INFRARED_DIR_EGRESS ? 0 : 1];
+  send_call(&state, tgid, INFRARED_TLS_FD, stream->generation, direction, true, loss);
 }
 
 /* `ret` is the library's return value: bytes moved, or for the _ex forms 1

@@ -11,6 +11,7 @@ namespace infrared::core {
 // part before the dot) and a flag (--section.key-name).
 struct Config {
   std::string web_listen_address = ":9464";     // web.listen_address
+  std::uint32_t metrics_series_idle_seconds = 3600;  // metrics.series_idle_seconds (0: never)
   std::string log_format = "json";              // log.format: json | text
   std::string log_level = "info";               // log.level: debug | info | warn | error
   std::uint32_t process_max_processes = 32768;  // process.max_processes (BPF map and table cap)

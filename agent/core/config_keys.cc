@@ -5,7 +5,7 @@
 namespace infrared::core {
 namespace {
 
-constexpr std::array<KeySpec, 50> kKeys = {{
+constexpr std::array<KeySpec, 51> kKeys = {{
     {.key = "web.listen_address",
      .placeholder = "ADDRESS",
      .description = "Address the /metrics, /healthz and /readyz endpoint listens on.",
@@ -13,6 +13,16 @@ constexpr std::array<KeySpec, 50> kKeys = {{
          "[host]:port with a port from 0 to 65535, e.g. :9464, 127.0.0.1:9464 or [::1]:9464",
      .kind = ValueKind::kListenAddress,
      .text = &Config::web_listen_address},
+    {.key = "metrics.series_idle_seconds",
+     .placeholder = "SECONDS",
+     .description = "HTTP and GenAI series (by route, peer, model, pod) not updated for this "
+                    "long leave /metrics, so that pods and peers that are gone stop costing "
+                    "memory; one that comes back starts from zero. 0: never.",
+     .accepted = "an integer from 0 to 604800",
+     .kind = ValueKind::kInteger,
+     .number = &Config::metrics_series_idle_seconds,
+     .min = 0,
+     .max = 604800},
     {.key = "log.format",
      .placeholder = "FORMAT",
      .description = "Shape of the log lines written to stderr: one JSON object per line, or text.",

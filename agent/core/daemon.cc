@@ -1,5 +1,6 @@
 #include "agent/core/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -8,6 +9,8 @@
 #include <thread>
 #include <type_traits>
 
+#include "agent/core/clock.h"
+#include "agent/core/drop_report.h"
 #include "agent/core/http_capture.h"
 #include "agent/core/workloads.h"
 #include "agent/genai/prices.h"
@@ -30,6 +33,9 @@ namespace infrared::core {
 namespace {
 
 constexpr int kPollTimeoutMs = 100;  // bounds how long a stop request waits
+constexpr std::uint64_t kUpkeepIntervalNs = 1000000000;
+constexpr std::uint64_t kTrimIntervalNs = 10000000000;
+constexpr std::uint64_t kDropReportIntervalNs = 60000000000;  // a drop warning a minute at most
 
 // Reports the kernel's own drop counters as infrared_dropped_total{stage="kernel"}.
 class KernelDropCollector : public telemetry::Collector {
@@ -107,6 +113,15 @@ int WaitForStopSignal(const sigset_t& signals) {
     int signal_number = sigwaitinfo(&signals, nullptr);
     if (signal_number > 0) return signal_number;
   }
+}
+
+// Series idle for metrics.series_idle_seconds leave; drops are logged at most
+// once a minute.
+void Upkeep(telemetry::MetricRegistry& registry, DropReport& drop_report, const Config& config,
+            std::uint64_t now_ns) {
+  const std::uint64_t idle_ns = std::uint64_t{config.metrics_series_idle_seconds} * 1000000000;
+  if (idle_ns > 0 && now_ns > idle_ns) registry.RemoveIdleSeries(now_ns - idle_ns);
+  if (drop_report.Due(now_ns)) drop_report.Update(registry.CollectDrops(), now_ns);
 }
 
 }  // namespace
@@ -189,7 +204,11 @@ int RunDaemon(const Config& config, Logger& logger) {
   }
   // TCP telemetry degrades alone: without it the rest goes on.
   std::unique_ptr<net::TcpCapture> tcp;
-  if (config.tcp_enabled) tcp = net::TcpCapture::Create(logger, self, table, error);
+  if (config.tcp_enabled) {
+    tcp = net::TcpCapture::Create(
+        logger, self, table, std::uint64_t{config.metrics_series_idle_seconds} * 1'000'000'000,
+        error);
+  }
   if (tcp) {
     for (const loader::ProbeStatus& probe : tcp->Probes()) {
       self.ProbeAttached(probe.name, probe.attached);
@@ -218,10 +237,24 @@ int RunDaemon(const Config& config, Logger& logger) {
               {{"port", endpoint.Port()}, {"processes", seeded}, {"version", INFRARED_VERSION}});
 
   std::atomic<bool> stop{false};
+  DropReport drop_report(logger, kDropReportIntervalNs);
   std::thread poller([&] {
     const auto interval = std::chrono::seconds(config.process_rescan_interval_seconds);
     auto next_rescan = std::chrono::steady_clock::now() + interval;
+    std::uint64_t next_upkeep = 0;
+    std::uint64_t next_trim = 0;
     while (!stop.load()) {
+      const std::uint64_t now = MonotonicToUnix::NowMonotonicNs();
+      if (now >= next_upkeep) {
+        Upkeep(registry, drop_report, config, now);
+        next_upkeep = now + kUpkeepIntervalNs;
+      }
+      if (now >= next_trim) {
+        // A scrape after a burst of exited processes, or a storm of scrapes,
+        // leaves freed memory in malloc's arenas: give it back.
+        malloc_trim(0);
+        next_trim = now + kTrimIntervalNs;
+      }
       int handled = probes->Poll(kPollTimeoutMs);
       if (handled < 0 && handled != -EINTR) {
         logger.Error("loader", "polling the process ring buffer failed", {{"errno", -handled}});

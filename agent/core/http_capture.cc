@@ -28,6 +28,8 @@ HttpCapture::HttpCapture(const Config& config, Logger& logger, telemetry::SelfMe
     : config_(config),
       logger_(logger),
       self_(self),
+      sock_events_{&self.EventCounter("sock_open"), &self.EventCounter("sock_data"),
+                   &self.EventCounter("sock_close"), &self.EventCounter("sock_library")},
       selected_executables_(config.capture_executables.begin(), config.capture_executables.end()) {}
 
 HttpCapture::~HttpCapture() { Stop(); }
@@ -99,6 +101,11 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
           // In a pod the host name is the pod's: the node's name is the host's.
           .host_name = NodeName(config),
           .routes = std::move(routes),
+          // Series that never expire keep their routes' places for good.
+          .route_idle_ns = config.metrics_series_idle_seconds == 0
+                               ? ~std::uint64_t{0}
+                               : std::uint64_t{config.metrics_series_idle_seconds} * 1'000'000'000,
+          .on_route_folded = [raw] { raw->self_.Dropped("http", "route_over_cap"); },
       });
   net::TrackerLimits limits;
   limits.max_connections = config.http_max_connections;
@@ -126,9 +133,11 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
     capture->tls_ = std::make_unique<TlsCapture>(std::move(tls_probes), logger, self);
     capture->tls_->AttachHostLibraries();
   }
-  for (const char* reason : {"table_full", "connection_expired"}) {
+  for (const char* reason : {"table_full", "connection_expired", "request_lost", "response_lost",
+                             "exchange_lost", "pending_overflow", "stream_gap", "parser_resync"}) {
     self.Dropped("conn_tracker", reason, 0);
   }
+  self.Dropped("http", "route_over_cap", 0);
   for (auto decode_error :
        {net::SockDecodeError::kTruncated, net::SockDecodeError::kUnknownType,
         net::SockDecodeError::kBadLength, net::SockDecodeError::kBadDirection}) {
@@ -144,16 +153,16 @@ void HttpCapture::OnRecord(const void* data, std::size_t size) {
       [this](const auto& event) {
         using Event = std::decay_t<decltype(event)>;
         if constexpr (std::is_same_v<Event, net::OpenEvent>) {
-          self_.Event("sock_open");
+          sock_events_[kOpen]->Inc();
           tracker_->OnOpen(event);
         } else if constexpr (std::is_same_v<Event, net::DataEvent>) {
-          self_.Event("sock_data");
+          sock_events_[kData]->Inc();
           tracker_->OnData(event);
         } else if constexpr (std::is_same_v<Event, net::CloseEvent>) {
-          self_.Event("sock_close");
+          sock_events_[kClose]->Inc();
           tracker_->OnClose(event);
         } else if constexpr (std::is_same_v<Event, net::LibraryEvent>) {
-          self_.Event("sock_library");
+          sock_events_[kLibrary]->Inc();
           if (tls_) tls_->Enqueue(event.pid);
         } else {
           self_.Dropped("sock_ringbuf", net::SockDecodeErrorName(event));

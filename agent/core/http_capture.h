@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -66,6 +67,9 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   const Config config_;
   Logger& logger_;
   telemetry::SelfMetrics& self_;
+  // infrared_events_total{source="sock_open"|"sock_data"|"sock_close"|"sock_library"}.
+  enum { kOpen, kData, kClose, kLibrary };
+  std::array<telemetry::Counter*, 4> sock_events_{};
   std::unordered_set<std::string> selected_executables_;
   MonotonicToUnix to_unix_;
   telemetry::RandomIdGenerator ids_;

@@ -1,8 +1,9 @@
 #include "agent/core/otlp_export.h"
 
+#include <cstdint>
 #include <cstdlib>
 
-#include "agent/telemetry/self_metrics.h"
+#include "exporters/otlp/export_metrics.h"
 #include "exporters/otlp/span_encoder.h"
 
 #ifndef INFRARED_VERSION
@@ -40,7 +41,7 @@ std::unique_ptr<OtlpExport> OtlpExport::Create(const Config& config, Logger& log
                                                std::string& error) {
   otlp::OtlpSettings settings;
   if (!ResolveOtlpSettings(config, std::getenv, settings, error)) return nullptr;
-  std::unique_ptr<OtlpExport> exporter(new OtlpExport());
+  std::unique_ptr<OtlpExport> exporter(new OtlpExport(logger));
   exporter->url_ = otlp::TracesUrl(settings);
   if (exporter->url_.empty()) return nullptr;  // not configured: no export
 
@@ -66,42 +67,38 @@ std::unique_ptr<OtlpExport> OtlpExport::Create(const Config& config, Logger& log
       },
       otlp::ParsePartialSuccess);
   logger.Info("otlp", "exporting spans",
-              {{"url", exporter->url_}, {"compression", transport.gzip ? "gzip" : "none"}});
+              {{"url", exporter->url_},
+               {"compression", transport.gzip ? "gzip" : "none"},
+               {"timeout_ms", static_cast<std::int64_t>(settings.timeout.count())}});
   return exporter;
 }
 
 OtlpExport::~OtlpExport() {
-  if (exporter_) exporter_->Shutdown();
+  if (exporter_) Shutdown();
+}
+
+void OtlpExport::Shutdown() {
+  exporter_->Shutdown();
+  std::call_once(stopped_, [this] {
+    const otlp::ExportCounters c = exporter_->Counters();
+    logger_.Info("otlp", "stopped",
+                 {{"exported", c.exported},
+                  {"export_failed", c.failed},
+                  {"rejected", c.rejected},
+                  {"queue_full", c.dropped_queue_full},
+                  {"shutdown", c.dropped_shutdown},
+                  {"retries", c.retried},
+                  {"unreadable_responses", c.unreadable_responses},
+                  {"last_error", exporter_->LastError()}});
+  });
 }
 
 void OtlpExport::Collect(std::vector<telemetry::MetricFamily>& out) {
-  const otlp::ExportCounters counters = exporter_->Counters();
-  telemetry::MetricFamily spans;
-  spans.name = "infrared_otlp_spans";
-  spans.help = "Spans handed to the OTLP receiver, by outcome.";
-  spans.type = telemetry::MetricType::kCounter;
-  spans.samples = {{{{"outcome", "exported"}}, double(counters.exported)},
-                   {{{"outcome", "failed"}}, double(counters.failed)},
-                   {{{"outcome", "rejected"}}, double(counters.rejected)}};
-  out.push_back(std::move(spans));
+  otlp::AppendExportMetrics(exporter_->Counters(), exporter_->QueueSize(), out);
+}
 
-  telemetry::MetricFamily retries;
-  retries.name = "infrared_otlp_retries";
-  retries.help = "Export requests sent again after a retryable failure (429, 502-504, no answer).";
-  retries.type = telemetry::MetricType::kCounter;
-  retries.samples = {{{}, double(counters.retried)}};
-  out.push_back(std::move(retries));
-
-  telemetry::MetricFamily queued;
-  queued.name = "infrared_otlp_queue_spans";
-  queued.help = "Spans waiting to be exported.";
-  queued.type = telemetry::MetricType::kGauge;
-  queued.samples = {{{}, double(exporter_->QueueSize())}};
-  out.push_back(std::move(queued));
-
-  static constexpr const char* kReasons[] = {"queue_full", "shutdown"};
-  const std::uint64_t dropped[] = {counters.dropped_queue_full, counters.dropped_shutdown};
-  out.push_back(telemetry::DroppedFamily("otlp", kReasons, dropped));
+void OtlpExport::CollectDrops(std::vector<telemetry::MetricFamily>& out) {
+  out.push_back(otlp::OtlpDroppedFamily(exporter_->Counters()));
 }
 
 }  // namespace infrared::core

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,15 +35,19 @@ class OtlpExport : public telemetry::Collector {
   // Never blocks; a full queue drops the span (counted).
   void Offer(telemetry::Span span) { exporter_->Offer(std::move(span)); }
   void Start() { exporter_->Start(); }
-  // Sends what is queued, within the exporter's shutdown timeout.
-  void Shutdown() { exporter_->Shutdown(); }
+  // Sends what is queued, within the exporter's shutdown timeout, then logs
+  // what became of every span offered ("otlp stopped"). Idempotent.
+  void Shutdown();
   const std::string& url() const { return url_; }
 
   void Collect(std::vector<telemetry::MetricFamily>& out) override;
+  void CollectDrops(std::vector<telemetry::MetricFamily>& out) override;
 
  private:
-  OtlpExport() = default;
+  explicit OtlpExport(Logger& logger) : logger_(logger) {}
 
+  Logger& logger_;
+  std::once_flag stopped_;
   std::string url_;
   std::unique_ptr<otlp::CurlTransport> transport_;
   std::unique_ptr<otlp::BatchExporter> exporter_;

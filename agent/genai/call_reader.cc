@@ -123,6 +123,14 @@ ResponseFacts ReadStream(const Exchange& exchange, Api api, Framing framing,
   return stream.Finish();
 }
 
+// Cuts a model name to kMaxModelBytes, never inside a UTF-8 character.
+void CapModel(std::string& model) {
+  if (model.size() <= kMaxModelBytes) return;
+  std::size_t end = kMaxModelBytes;
+  while (end > 0 && (static_cast<unsigned char>(model[end]) & 0xC0) == 0x80) --end;
+  model.resize(end);
+}
+
 double Seconds(std::uint64_t from_ns, std::uint64_t to_ns) {
   return to_ns > from_ns ? static_cast<double>(to_ns - from_ns) / 1e9 : 0.0;
 }
@@ -187,6 +195,8 @@ CallRecord ReadCall(const CallShape& shape, const Exchange& exchange,
   // A request cut before its model (SDKs put it after long messages): the
   // model that answered stands in.
   if (record.request.model.empty()) record.request.model = record.response.model;
+  CapModel(record.request.model);
+  CapModel(record.response.model);
   record.error_type = ErrorTypeOf(exchange, record);
   return record;
 }

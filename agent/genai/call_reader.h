@@ -12,6 +12,11 @@
 
 namespace infrared::genai {
 
+// Model names longer than this are cut (at a UTF-8 boundary). Real ones stay far
+// below (a Bedrock inference-profile ARN is about 100 bytes); the text is the
+// peer's, and as the gen_ai_*_model labels it would be in every scrape.
+inline constexpr std::size_t kMaxModelBytes = 256;
+
 struct ReaderOptions {
   bool capture_content = false;
   // Decoded bytes of one body at most (a decompression bomb stops there).
@@ -41,7 +46,8 @@ std::optional<CallShape> RecogniseCall(const protocols::http1::Exchange& exchang
                                        const Gateways& gateways);
 
 // Reads the request and response bodies (decoding Content-Encoding, SSE and
-// NDJSON framing) into a CallRecord. Bounded by `options`; never throws.
+// NDJSON framing) into a CallRecord. Bounded by `options` and kMaxModelBytes;
+// never throws.
 CallRecord ReadCall(const CallShape& shape, const protocols::http1::Exchange& exchange,
                     const ReaderOptions& options);
 

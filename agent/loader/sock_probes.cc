@@ -25,6 +25,7 @@ struct ConnInfo {
   std::uint64_t sk;
   std::uint32_t role;
   std::uint32_t flags;
+  infrared_stream_loss loss[2];
 };
 
 }  // namespace

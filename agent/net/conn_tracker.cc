@@ -1,5 +1,6 @@
 #include "agent/net/conn_tracker.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace infrared::net {
@@ -23,6 +24,13 @@ struct ConnTracker::Connection {
     bool in_call = false;
     std::uint64_t call_bytes = 0;
     std::uint64_t next_offset = 0;
+    std::uint64_t lost_bytes = 0;   // the kernel's count (infrared_stream_loss) last seen
+    std::uint32_t lost_starts = 0;
+  };
+  // What the stitcher and parsers had lost at the last report.
+  struct Reported {
+    protocols::http1::Stitcher::Losses losses;
+    std::uint64_t resyncs = 0;
   };
 
   explicit Connection(const protocols::http1::ParserLimits& limits) : stitcher(limits) {}
@@ -34,6 +42,7 @@ struct ConnTracker::Connection {
   std::array<Cursor, 2> cursors;
   std::uint64_t last_activity_ns = 0;
   protocols::http1::Stitcher stitcher;
+  Reported reported;
 };
 
 ConnTracker::ConnTracker(TrackerLimits limits, ExchangeSink& sink, ConnDecisions& decisions,
@@ -113,6 +122,26 @@ void ConnTracker::OnData(const DataEvent& event) {
     decisions_.FollowClosely(connection->info.id);
   }
   Flush(*connection);
+  ReportLosses(*connection);
+}
+
+// Counts what the connection's parsers lost since the last report.
+void ConnTracker::ReportLosses(Connection& connection) {
+  const protocols::http1::Stitcher& stitcher = connection.stitcher;
+  const protocols::http1::Stitcher::Losses& now = stitcher.losses();
+  const protocols::http1::ParseStats& requests = stitcher.request_stats();
+  const protocols::http1::ParseStats& responses = stitcher.response_stats();
+  Connection::Reported current{now, requests.resyncs + responses.resyncs};
+  Connection::Reported& last = connection.reported;
+  auto report = [this](const char* reason, std::uint64_t now_count, std::uint64_t last_count) {
+    if (now_count > last_count) on_drop_(reason, now_count - last_count);
+  };
+  report("request_lost", current.losses.requests, last.losses.requests);
+  report("response_lost", current.losses.responses, last.losses.responses);
+  report("exchange_lost", current.losses.exchanges, last.losses.exchanges);
+  report("pending_overflow", current.losses.overflowed, last.losses.overflowed);
+  report("parser_resync", current.resyncs, last.resyncs);
+  last = current;
 }
 
 // Turns the event into bytes and gaps of the direction's stream: a gap before
@@ -120,30 +149,59 @@ void ConnTracker::OnData(const DataEvent& event) {
 // last event the bytes the kernel did not copy.
 void ConnTracker::Feed(Connection& connection, const DataEvent& event) {
   Connection::Cursor& cursor = connection.cursors[Index(event.direction)];
-  std::uint64_t gap = 0;
-  if (!cursor.in_call) {
-    gap = event.offset;  // the call's first events were lost
-  } else if (event.offset == 0) {
-    gap = cursor.call_bytes - cursor.next_offset;  // the previous call's end was lost
+  std::uint64_t unreadable = 0;  // bytes of this call the kernel skipped
+  if (!cursor.in_call || event.offset == 0) {
+    unreadable = event.offset;
   } else if (event.offset > cursor.next_offset) {
-    gap = event.offset - cursor.next_offset;
+    unreadable = event.offset - cursor.next_offset;
   }
+  CatchUp(connection, event.direction, StreamLoss{event.lost_bytes, event.lost_starts},
+          unreadable, event.timestamp_ns);
   cursor.in_call = !event.last;
   cursor.call_bytes = event.call_bytes;
   cursor.next_offset = event.offset + event.data.size();
   const std::uint64_t missing = event.last ? event.call_bytes - cursor.next_offset : 0;
+  if (!event.data.empty() || missing > 0) {
+    FeedBytes(connection, event.direction, event.data, missing, event.timestamp_ns);
+  }
+}
 
-  const bool requests = (event.direction == Direction::kEgress) ==
-                        (connection.info.role == Role::kClient);
-  auto feed = [&](std::string_view bytes, std::uint64_t after) {
-    if (requests) {
-      connection.stitcher.OnRequestBytes(bytes, after, event.timestamp_ns);
-    } else {
-      connection.stitcher.OnResponseBytes(bytes, after, event.timestamp_ns);
-    }
-  };
-  if (gap > 0) feed({}, gap);
-  if (!event.data.empty() || missing > 0) feed(event.data, missing);
+bool ConnTracker::CarriesRequests(const Connection& connection, Direction direction) {
+  return (direction == Direction::kEgress) == (connection.info.role == Role::kClient);
+}
+
+void ConnTracker::FeedBytes(Connection& connection, Direction direction, std::string_view bytes,
+                            std::uint64_t missing, std::uint64_t timestamp_ns) {
+  if (CarriesRequests(connection, direction)) {
+    connection.stitcher.OnRequestBytes(bytes, missing, timestamp_ns);
+  } else {
+    connection.stitcher.OnResponseBytes(bytes, missing, timestamp_ns);
+  }
+}
+
+// Feeds what the kernel could not deliver in `direction` since the last event
+// (`lost`, its cumulative count: the size of the calls, or ends of calls, not
+// sent, and the messages they began), plus `unreadable` bytes, as one gap.
+void ConnTracker::CatchUp(Connection& connection, Direction direction, const StreamLoss& lost,
+                          std::uint64_t unreadable, std::uint64_t timestamp_ns) {
+  Connection::Cursor& cursor = connection.cursors[Index(direction)];
+  // The counts only grow: a smaller one is an event reordered between threads.
+  const std::uint64_t gap =
+      unreadable + (lost.bytes > cursor.lost_bytes ? lost.bytes - cursor.lost_bytes : 0);
+  const std::uint32_t starts = lost.starts > cursor.lost_starts ? lost.starts - cursor.lost_starts : 0;
+  cursor.lost_bytes = std::max(cursor.lost_bytes, lost.bytes);
+  cursor.lost_starts = std::max(cursor.lost_starts, lost.starts);
+  if (gap > 0) {
+    on_drop_("stream_gap", 1);
+    FeedBytes(connection, direction, {}, gap, timestamp_ns);
+  }
+  if (starts == 0) return;
+  // The gap has ended whatever message it cut; the lost ones keep their place.
+  if (CarriesRequests(connection, direction)) {
+    connection.stitcher.OnLostRequests(starts);
+  } else {
+    connection.stitcher.OnLostResponses(starts);
+  }
 }
 
 void ConnTracker::Flush(Connection& connection) {
@@ -155,9 +213,18 @@ void ConnTracker::Flush(Connection& connection) {
 void ConnTracker::OnClose(const CloseEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, false);
   if (!connection) return;
-  if (connection->state == Connection::State::kHttp) {
+  // A connection whose every call was lost is still told by its close (the
+  // kernel saw it open, so its role is known).
+  const bool undecided_known = connection->state == Connection::State::kDeciding &&
+                               connection->info.role != Role::kUnknown;
+  if (connection->state == Connection::State::kHttp || undecided_known) {
+    // The last calls' losses, told by the close alone.
+    for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
+      CatchUp(*connection, direction, event.lost[Index(direction)], 0, event.timestamp_ns);
+    }
     connection->stitcher.OnClose(event.timestamp_ns);
     Flush(*connection);
+    ReportLosses(*connection);
   }
   Forget(event.conn);
 }

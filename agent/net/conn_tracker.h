@@ -85,6 +85,12 @@ class ConnTracker {
   bool Decide(Connection& connection, const DataEvent& event);
   void Feed(Connection& connection, const DataEvent& event);
   void Flush(Connection& connection);
+  void ReportLosses(Connection& connection);
+  static bool CarriesRequests(const Connection& connection, Direction direction);
+  void FeedBytes(Connection& connection, Direction direction, std::string_view bytes,
+                 std::uint64_t missing, std::uint64_t timestamp_ns);
+  void CatchUp(Connection& connection, Direction direction, const StreamLoss& lost,
+               std::uint64_t unreadable, std::uint64_t timestamp_ns);
   void Forget(const ConnId& id);
 
   TrackerLimits limits_;

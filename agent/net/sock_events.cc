@@ -10,8 +10,9 @@ namespace {
 static_assert(sizeof(infrared_conn_id) == 16);
 static_assert(sizeof(infrared_sock_header) == 32);
 static_assert(sizeof(infrared_sock_open_event) == 32 + 16 + 32);
-static_assert(offsetof(infrared_sock_data_event, data) == 64);
-static_assert(sizeof(infrared_sock_close_event) == 32);
+static_assert(offsetof(infrared_sock_data_event, data) == 72);
+static_assert(sizeof(infrared_tls_stream) == 48);
+static_assert(sizeof(infrared_sock_close_event) == 32 + 2 * 16);
 static_assert(sizeof(infrared_sock_library_event) == 32);
 
 ConnId FromRaw(const infrared_conn_id& raw) { return ConnId{raw.pid, raw.fd, raw.generation}; }
@@ -71,7 +72,20 @@ SockEvent DecodeData(const void* record, std::size_t size) {
   event.last = (raw.flags & INFRARED_SOCK_LAST) != 0;
   event.call_bytes = raw.call_bytes;
   event.offset = raw.offset;
+  event.lost_bytes = raw.lost_bytes;
+  event.lost_starts = raw.lost_starts;
   event.data = std::string_view(static_cast<const char*>(record) + kHead, raw.captured);
+  return event;
+}
+
+SockEvent DecodeClose(const void* record, std::size_t size) {
+  infrared_sock_close_event raw;
+  if (size < sizeof(raw)) return SockDecodeError::kTruncated;
+  std::memcpy(&raw, record, sizeof(raw));
+  CloseEvent event{FromRaw(raw.header.conn), raw.header.timestamp_ns, {}};
+  for (std::size_t i = 0; i < event.lost.size(); ++i) {
+    event.lost[i] = StreamLoss{raw.loss[i].bytes, raw.loss[i].starts};
+  }
   return event;
 }
 
@@ -87,7 +101,7 @@ SockEvent DecodeSockEvent(const void* record, std::size_t size) {
     case INFRARED_SOCK_DATA:
       return DecodeData(record, size);
     case INFRARED_SOCK_CLOSE:
-      return CloseEvent{FromRaw(header.conn), header.timestamp_ns};
+      return DecodeClose(record, size);
     case INFRARED_SOCK_LIBRARY:
       return LibraryEvent{header.conn.pid, header.timestamp_ns};
     default:

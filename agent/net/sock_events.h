@@ -57,12 +57,24 @@ struct DataEvent {
   bool last = false;  // the call's last event
   std::uint64_t call_bytes = 0;
   std::uint64_t offset = 0;
+  // What this direction lost to a full ring buffer before this call
+  // (cumulative, infrared_stream_loss): bytes, and HTTP/1 messages begun.
+  std::uint64_t lost_bytes = 0;
+  std::uint32_t lost_starts = 0;
   std::string_view data;
+};
+
+// What one direction of a connection lost to a full ring buffer
+// (infrared_stream_loss): cumulative.
+struct StreamLoss {
+  std::uint64_t bytes = 0;
+  std::uint32_t starts = 0;
 };
 
 struct CloseEvent {
   ConnId conn;
   std::uint64_t timestamp_ns = 0;
+  std::array<StreamLoss, 2> lost;  // egress, ingress: up to the close
 };
 
 // A process mapped a file named like a TLS library (libssl.so*).

@@ -1,5 +1,7 @@
 #include "agent/net/tcp_capture.h"
 
+#include "agent/core/clock.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -13,9 +15,11 @@ constexpr auto kDrainInterval = std::chrono::milliseconds(50);
 
 }  // namespace
 
-TcpCapture::TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& table)
+TcpCapture::TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& table,
+                       std::uint64_t series_idle_ns)
     : self_(self),
-      folder_(TcpFolder::Limits{}, [&table](std::uint32_t pid) -> std::optional<TcpProcessNames> {
+      folder_(TcpFolder::Limits{.series_idle_ns = series_idle_ns},
+              [&table](std::uint32_t pid) -> std::optional<TcpProcessNames> {
         std::optional<process::ProcessEntry> entry = table.Find(pid);
         if (!entry) {
           // Unknown owners are "unknown", unless a selection is in force.
@@ -31,13 +35,15 @@ TcpCapture::TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& tabl
           if (!value.empty()) names.workload_labels.emplace_back(name, std::move(value));
         }
         return names;
-      }) {}
+      },
+              [] { return core::MonotonicToUnix::NowMonotonicNs(); }) {}
 
 TcpCapture::~TcpCapture() { Stop(); }
 
 std::unique_ptr<TcpCapture> TcpCapture::Create(core::Logger& logger, telemetry::SelfMetrics& self,
-                                               process::ProcessTable& table, std::string& error) {
-  std::unique_ptr<TcpCapture> capture(new TcpCapture(self, table));
+                                               process::ProcessTable& table,
+                                               std::uint64_t series_idle_ns, std::string& error) {
+  std::unique_ptr<TcpCapture> capture(new TcpCapture(self, table, series_idle_ns));
   TcpCapture* raw = capture.get();
   capture->probes_ = loader::TcpProbes::Create(
       logger, [raw](const void* data, std::size_t size) { raw->OnRecord(data, size); }, error);
@@ -81,13 +87,22 @@ void TcpCapture::OnRecord(const void* data, std::size_t size) {
 }
 
 void TcpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
-  static constexpr const char* kKernelReasons[INFRARED_TCP_DROP_COUNT] = {
-      "ringbuf_full", "sock_map_full", "listen_map_full"};
   std::lock_guard<std::mutex> lock(mutex_);
   // Records first, then the map: a socket closed in between is missing from
   // both for one scrape (counters hold their value), never counted twice.
   probes_->Consume();
   folder_.Collect(probes_->LiveSockets(), out);
+  DropsLocked(out);
+}
+
+void TcpCapture::CollectDrops(std::vector<telemetry::MetricFamily>& out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  DropsLocked(out);
+}
+
+void TcpCapture::DropsLocked(std::vector<telemetry::MetricFamily>& out) {
+  static constexpr const char* kKernelReasons[INFRARED_TCP_DROP_COUNT] = {
+      "ringbuf_full", "sock_map_full", "listen_map_full"};
   out.push_back(telemetry::DroppedFamily("tcp_kernel", kKernelReasons, probes_->Drops()));
   static constexpr const char* kFoldReasons[] = {"peer_over_cap", "series_full",
                                                  "open_set_full"};

@@ -21,8 +21,10 @@ namespace infrared::net {
 class TcpCapture : public telemetry::Collector {
  public:
   // nullptr with `error` set when the probes cannot be loaded or attached.
+  // `series_idle_ns`: TcpFolder::Limits::series_idle_ns.
   static std::unique_ptr<TcpCapture> Create(core::Logger& logger, telemetry::SelfMetrics& self,
-                                            process::ProcessTable& table, std::string& error);
+                                            process::ProcessTable& table,
+                                            std::uint64_t series_idle_ns, std::string& error);
   ~TcpCapture() override;
 
   const std::vector<loader::ProbeStatus>& Probes() const { return probes_->Probes(); }
@@ -32,10 +34,14 @@ class TcpCapture : public telemetry::Collector {
   void Stop();
 
   void Collect(std::vector<telemetry::MetricFamily>& out) override;
+  // Its drop counters only: Collect folds records and ages sockets.
+  void CollectDrops(std::vector<telemetry::MetricFamily>& out) override;
 
  private:
-  TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& table);
+  TcpCapture(telemetry::SelfMetrics& self, process::ProcessTable& table,
+             std::uint64_t series_idle_ns);
   void OnRecord(const void* data, std::size_t size);
+  void DropsLocked(std::vector<telemetry::MetricFamily>& out);
 
   telemetry::SelfMetrics& self_;
   std::mutex mutex_;  // guards folder_ and the ring buffer reader

@@ -76,8 +76,8 @@ void TcpFolder::Histo::Observe(const std::vector<double>& bounds, double value) 
   ++count;
 }
 
-TcpFolder::TcpFolder(Limits limits, ResolveFn resolve)
-    : limits_(limits), resolve_(std::move(resolve)) {}
+TcpFolder::TcpFolder(Limits limits, ResolveFn resolve, ClockFn now)
+    : limits_(limits), resolve_(std::move(resolve)), now_(std::move(now)) {}
 
 std::optional<TcpFolder::SeriesKey> TcpFolder::KeyOf(const infrared_tcp_sock& sock) {
   std::optional<TcpProcessNames> names;
@@ -126,6 +126,7 @@ TcpFolder::Series* TcpFolder::SeriesOf(const infrared_tcp_sock& sock, SeriesKey*
     }
     it = series_.emplace(key, Series{}).first;
   }
+  it->second.last_used_ns = Now();
   if (key_out) *key_out = std::move(key);
   return &it->second;
 }
@@ -162,6 +163,7 @@ void TcpFolder::OnConnect(const infrared_tcp_record& record) {
     }
     it = connects_.emplace(std::move(histo_key), Histo{}).first;
   }
+  it->second.last_used_ns = Now();
   it->second.Observe(TcpConnectBuckets(), static_cast<double>(record.duration_ns) / 1e9);
 }
 
@@ -248,7 +250,37 @@ void TcpFolder::Collect(std::span<const infrared_tcp_sock> live,
       ++it;
     }
   }
+  RemoveIdle();
   EmitFamilies(live_sums, active, out);
+}
+
+void TcpFolder::RemoveIdle() {
+  const std::uint64_t now = Now();
+  if (limits_.series_idle_ns == 0 || now <= limits_.series_idle_ns) return;
+  const std::uint64_t cutoff = now - limits_.series_idle_ns;
+  // A series with a live socket was used at this scrape; one a remembered
+  // open socket still counts in must stay too.
+  std::set<SeriesKey> holding;
+  for (const auto& [sock, open] : open_) holding.insert(open.key);
+  const std::size_t removed =
+      std::erase_if(series_, [&](const auto& entry) {
+        return entry.second.last_used_ns < cutoff && !holding.contains(entry.first);
+      }) +
+      std::erase_if(connects_,
+                    [&](const auto& entry) { return entry.second.last_used_ns < cutoff; });
+  if (removed == 0) return;
+  // The peers still named by a series keep their places under the cap.
+  peers_.clear();
+  for (const auto& [key, series] : series_) {
+    if (std::get<2>(key) != kOther) {
+      peers_[{std::get<0>(key), std::get<1>(key)}].insert({std::get<2>(key), std::get<3>(key)});
+    }
+  }
+  for (const auto& [key, histo] : connects_) {
+    if (std::get<2>(key) != kOther) {
+      peers_[{std::get<0>(key), std::get<1>(key)}].insert({std::get<2>(key), std::get<3>(key)});
+    }
+  }
 }
 
 void TcpFolder::EmitFamilies(const std::map<SeriesKey, Counters>& live_sums,

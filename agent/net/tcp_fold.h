@@ -38,10 +38,14 @@ class TcpFolder {
     std::size_t max_peers_per_process = 100;
     std::size_t max_series = 20000;
     std::size_t max_open_sockets = 65536;  // sockets remembered as already counted open
+    // Series with no live connection and nothing new for this long are let go
+    // (processes, pods and peers that are gone); 0: never.
+    std::uint64_t series_idle_ns = 0;
   };
   using ResolveFn = std::function<std::optional<TcpProcessNames>(std::uint32_t pid)>;
+  using ClockFn = std::function<std::uint64_t()>;  // monotonic ns
 
-  TcpFolder(Limits limits, ResolveFn resolve);
+  TcpFolder(Limits limits, ResolveFn resolve, ClockFn now = nullptr);
 
   // An outbound connect finished (INFRARED_TCP_CONNECT).
   void OnConnect(const infrared_tcp_record& record);
@@ -73,6 +77,7 @@ class TcpFolder {
     std::vector<std::uint64_t> buckets;  // not cumulative, bounds.size() + 1
     double sum = 0;
     std::uint64_t count = 0;
+    std::uint64_t last_used_ns = 0;  // connects_ only
     void Observe(const std::vector<double>& bounds, double value);
   };
   struct Series {
@@ -80,6 +85,7 @@ class TcpFolder {
     Counters reported;  // highest values exported, so counters never go back
     Histo rtt;
     Histo lifetime;
+    std::uint64_t last_used_ns = 0;
   };
   using SockKey = std::pair<std::uint64_t, std::uint64_t>;  // sock address, open time
   struct OpenSock {
@@ -94,12 +100,16 @@ class TcpFolder {
   void EmitFamilies(const std::map<SeriesKey, Counters>& live_sums,
                     const std::map<SeriesKey, std::uint64_t>& active,
                     std::vector<telemetry::MetricFamily>& out);
+  // Lets idle series go (Limits::series_idle_ns), and their peers' places.
+  void RemoveIdle();
+  std::uint64_t Now() const { return now_ ? now_() : 0; }
   // Counts the socket open once, whether first seen live or at its close.
   void CountOpen(const infrared_tcp_sock& sock, const SeriesKey& series_key, Series& series,
                  bool closing);
 
   Limits limits_;
   ResolveFn resolve_;
+  ClockFn now_;
   std::map<SeriesKey, Series> series_;
   std::map<SeriesKey, Histo> connects_;  // the last element is the outcome
   std::map<std::pair<std::string, std::string>, std::set<std::pair<std::string, std::string>>>

@@ -38,6 +38,9 @@ class ProcessCollector : public telemetry::Collector {
  public:
   ProcessCollector(ProcessTable& table, KernelStats& kernel);
   void Collect(std::vector<telemetry::MetricFamily>& out) override;
+  // None: its losses are counted in the registry. (Collect hands exited
+  // processes over once: it must run for scrapes only.)
+  void CollectDrops(std::vector<telemetry::MetricFamily>&) override {}
 
  private:
   ProcessTable& table_;

@@ -68,7 +68,14 @@ GenAiObserver::GenAiObserver(telemetry::MetricRegistry& registry, genai::PriceTa
       unpriced_(registry.AddCounter(
           "gen_ai_client_unpriced_operations",
           "LLM API calls whose model has no price in the table (their cost is not counted).",
-          kCallLabels)) {}
+          kCallLabels)) {
+  // Models, workloads and providers come and go: their series leave when idle.
+  for (telemetry::HistogramFamily* family : {&duration_, &tokens_, &first_chunk_, &per_chunk_}) {
+    family->ExpireIdle();
+  }
+  cost_.ExpireIdle();
+  unpriced_.ExpireIdle();
+}
 
 
 std::string GenAiObserver::ModelLabel(const std::string& model) {
@@ -108,24 +115,27 @@ void GenAiObserver::Record(const genai::CallRecord& call, const CallContext& con
   for (auto& [name, value] : process::WorkloadLabels(context.workload)) {
     labels.push_back(std::move(value));
   }
-  duration_.WithLabels(With(labels, call.error_type)).Observe(context.duration_seconds);
+  const std::uint64_t now = context.end_ns;
+  telemetry::ObserveAt(duration_, With(labels, call.error_type), now, context.duration_seconds);
   const genai::Usage& usage = call.response.usage;
   if (usage.input_tokens) {
-    tokens_.WithLabels(With(labels, "input")).Observe(static_cast<double>(*usage.input_tokens));
+    telemetry::ObserveAt(tokens_, With(labels, "input"), now,
+                         static_cast<double>(*usage.input_tokens));
   }
   if (usage.output_tokens) {
-    tokens_.WithLabels(With(labels, "output")).Observe(static_cast<double>(*usage.output_tokens));
+    telemetry::ObserveAt(tokens_, With(labels, "output"), now,
+                         static_cast<double>(*usage.output_tokens));
   }
   if (call.time_to_first_chunk_seconds) {
-    first_chunk_.WithLabels(labels).Observe(*call.time_to_first_chunk_seconds);
+    telemetry::ObserveAt(first_chunk_, labels, now, *call.time_to_first_chunk_seconds);
   }
   for (double seconds : call.time_per_output_chunk_seconds) {
-    per_chunk_.WithLabels(labels).Observe(seconds);
+    telemetry::ObserveAt(per_chunk_, labels, now, seconds);
   }
   if (cost) {
-    cost_.WithLabels(labels).Inc(*cost);
+    telemetry::IncAt(cost_, labels, now, *cost);
   } else {
-    unpriced_.WithLabels(labels).Inc();
+    telemetry::IncAt(unpriced_, labels, now);
   }
 }
 

@@ -125,6 +125,14 @@ std::string NormalizeMethod(std::string_view method) {
   return "_OTHER";
 }
 
+bool IsHostName(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-' || c == '_' || c == ':';
+  });
+}
+
 std::pair<std::string, std::uint16_t> SplitHost(std::string_view host) {
   std::string_view port_text;
   if (!host.empty() && host.front() == '[') {
@@ -165,6 +173,7 @@ struct HttpObserver::Facts {
 
 HttpObserver::HttpObserver(Dependencies dependencies)
     : deps_(std::move(dependencies)),
+      route_budget_(deps_.max_routes_per_service, deps_.route_idle_ns),
       server_duration_(deps_.registry.AddHistogram(
           "http_server_request_duration_seconds",
           "Duration of HTTP requests this host's processes served, first request byte to last "
@@ -186,7 +195,14 @@ HttpObserver::HttpObserver(Dependencies dependencies)
           kClientLabels, kBodyBuckets, "bytes")),
       client_response_body_(deps_.registry.AddHistogram(
           "http_client_response_body_size_bytes", "Body size of HTTP responses received.",
-          kClientLabels, kBodyBuckets, "bytes")) {}
+          kClientLabels, kBodyBuckets, "bytes")) {
+  // Routes, peers and pods come and go: their series leave when idle.
+  for (telemetry::HistogramFamily* family :
+       {&server_duration_, &client_duration_, &server_request_body_, &server_response_body_,
+        &client_request_body_, &client_response_body_}) {
+    family->ExpireIdle();
+  }
+}
 
 HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection,
                                            const Exchange& exchange) const {
@@ -206,6 +222,8 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
   }
   const net::Endpoint& server_side = facts.server ? connection.local : connection.remote;
   auto [host, port] = SplitHost(FindHeader(exchange.request.headers, "host"));
+  // A Host that names no host (too long, odd bytes) is not made a label.
+  if (!IsHostName(host)) host.clear();
   facts.server_address = host.empty() ? FormatAddress(server_side, connection.ipv6) : host;
   facts.server_port = port != 0 ? port : server_side.port;
   // A TLS stream whose socket was not found: the scheme's default port.
@@ -225,21 +243,26 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
 void HttpObserver::Record(const Facts& facts, const Exchange& exchange) {
   const std::string status = facts.status ? std::to_string(facts.status) : "";
   if (facts.server) {
+    bool folded = false;
+    std::string route =
+        route_budget_.Admit(facts.process.service_name + '\0' + facts.process.executable_name,
+                            facts.route, facts.end_ns, folded);
+    if (folded && deps_.on_route_folded) deps_.on_route_folded();
     const std::vector<std::string> labels =
-        WithWorkload({facts.method, status, facts.route, facts.error_type,
+        WithWorkload({facts.method, status, std::move(route), facts.error_type,
                       facts.process.service_name, facts.process.executable_name},
                      facts.process.workload);
-    server_duration_.WithLabels(labels).Observe(facts.duration_seconds);
-    server_request_body_.WithLabels(labels).Observe(double(exchange.request.body_size));
-    server_response_body_.WithLabels(labels).Observe(double(exchange.response.body_size));
+    telemetry::ObserveAt(server_duration_, labels, facts.end_ns, facts.duration_seconds);
+    telemetry::ObserveAt(server_request_body_, labels, facts.end_ns, double(exchange.request.body_size));
+    telemetry::ObserveAt(server_response_body_, labels, facts.end_ns, double(exchange.response.body_size));
   } else {
     const std::vector<std::string> labels = WithWorkload(
         {facts.method, status, facts.server_address, std::to_string(facts.server_port),
          facts.error_type, facts.process.service_name, facts.process.executable_name},
         facts.process.workload);
-    client_duration_.WithLabels(labels).Observe(facts.duration_seconds);
-    client_request_body_.WithLabels(labels).Observe(double(exchange.request.body_size));
-    client_response_body_.WithLabels(labels).Observe(double(exchange.response.body_size));
+    telemetry::ObserveAt(client_duration_, labels, facts.end_ns, facts.duration_seconds);
+    telemetry::ObserveAt(client_request_body_, labels, facts.end_ns, double(exchange.request.body_size));
+    telemetry::ObserveAt(client_response_body_, labels, facts.end_ns, double(exchange.response.body_size));
   }
 }
 
@@ -292,9 +315,9 @@ void HttpObserver::OnExchange(const net::ConnectionInfo& connection, Exchange ex
   if (deps_.spans) span = BuildSpan(facts, exchange);
   bool llm_call = false;
   if (deps_.calls && !facts.server) {
-    const CallContext context{facts.server_address, facts.process.service_name,
+    const CallContext context{facts.server_address,    facts.process.service_name,
                               facts.process.executable_name, facts.duration_seconds,
-                              facts.process.workload};
+                              facts.process.workload,  facts.end_ns};
     llm_call = deps_.calls->Observe(exchange, context, span ? &*span : nullptr);
   }
   if (facts.process.awaiting_llm) {

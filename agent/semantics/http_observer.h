@@ -48,6 +48,7 @@ struct CallContext {
   std::string executable_name;
   double duration_seconds = 0;
   process::Workload workload;
+  std::uint64_t end_ns = 0;  // the exchange's end, kernel monotonic time
 };
 
 // Sees every client exchange before its span is pushed; takes the ones it
@@ -78,6 +79,11 @@ class HttpObserver : public net::ExchangeSink {
     std::function<void(std::uint32_t pid)> on_llm_call;
     std::string host_name;
     std::optional<RouteMatcher> routes;
+    // Distinct routes a service reports in metrics, and how long an unused one
+    // keeps its place; beyond, "_other" (spans keep the route).
+    std::size_t max_routes_per_service = 256;
+    std::uint64_t route_idle_ns = 3600'000'000'000;
+    std::function<void()> on_route_folded;
   };
 
   explicit HttpObserver(Dependencies dependencies);
@@ -93,6 +99,7 @@ class HttpObserver : public net::ExchangeSink {
   telemetry::Span BuildSpan(const Facts& facts, const protocols::http1::Exchange& exchange);
 
   Dependencies deps_;
+  RouteBudget route_budget_;
   telemetry::HistogramFamily& server_duration_;
   telemetry::HistogramFamily& client_duration_;
   telemetry::HistogramFamily& server_request_body_;
@@ -107,5 +114,8 @@ std::string NormalizeMethod(std::string_view method);
 
 // Host and port of a Host header ("example.com:8080", "[::1]:80"); port 0 when absent.
 std::pair<std::string, std::uint16_t> SplitHost(std::string_view host_header);
+// A host name or address as SplitHost gives it: at most 253 bytes of letters,
+// digits, '.', '-', '_' and ':' (IPv6).
+bool IsHostName(std::string_view host);
 
 }  // namespace infrared::semantics

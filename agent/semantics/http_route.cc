@@ -29,6 +29,7 @@ bool IsUuid(std::string_view segment) {
 // Ids in all their usual spellings: numbers, UUIDs, hashes, opaque tokens.
 bool IsIdSegment(std::string_view segment) {
   if (segment.empty()) return false;
+  if (segment.size() > kMaxRouteSegmentBytes) return true;  // no route names a segment that long
   if (std::all_of(segment.begin(), segment.end(), IsDigit)) return true;
   if (IsUuid(segment)) return true;
   if (segment.size() < kMinIdTokenLength) return false;
@@ -115,6 +116,27 @@ std::string RouteFromTarget(std::string_view request_target) {
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
+  return route;
+}
+
+std::string RouteBudget::Admit(const std::string& service, const std::string& route,
+                               std::uint64_t now_ns, bool& folded) {
+  folded = false;
+  std::unordered_map<std::string, std::uint64_t>& routes = last_used_[service];
+  if (auto it = routes.find(route); it != routes.end()) {
+    it->second = std::max(it->second, now_ns);
+    return route;
+  }
+  if (routes.size() >= max_routes_) {
+    std::erase_if(routes, [&](const auto& entry) {
+      return now_ns > entry.second && now_ns - entry.second > idle_ns_;
+    });
+  }
+  if (routes.size() >= max_routes_) {
+    folded = true;
+    return kOther;
+  }
+  routes.emplace(route, now_ns);
   return route;
 }
 

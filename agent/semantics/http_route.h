@@ -4,9 +4,11 @@
 // ("GET /users/{id}") and in the http.route attribute and metric label.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -14,6 +16,8 @@ namespace infrared::semantics {
 
 // Paths are cut after this many segments; the rest becomes one "{rest}".
 inline constexpr std::size_t kMaxRouteSegments = 16;
+// A longer segment is taken for an id.
+inline constexpr std::size_t kMaxRouteSegmentBytes = 64;
 
 // Upper bound on how much longer than its input RouteFromTarget's output gets
 // (each short id segment growing to "{id}", plus "/{rest}" and a lone "/").
@@ -25,8 +29,8 @@ inline constexpr std::size_t kMaxRouteGrowth = 3 * kMaxRouteSegments + 8;
 //  - an empty path, asterisk-form ("*"), authority-form ("host:443") and any
 //    other target not starting with '/' become "/";
 //  - a segment that is all digits, a UUID (8-4-4-4-12 hex, any case), 16+ hex
-//    digits, or a 16+ character token of [A-Za-z0-9_-] with at least one digit
-//    becomes "{id}"; other segments (percent-encoded ones included) are kept
+//    digits, a 16+ character token of [A-Za-z0-9_-] with at least one digit,
+//    or longer than kMaxRouteSegmentBytes becomes "{id}"; other segments (percent-encoded ones included) are kept
 //    byte for byte, empty ones too ("/a//b/" stays "/a//b/");
 //  - after kMaxRouteSegments segments the remainder becomes "/{rest}".
 // The result always starts with '/', is at most
@@ -43,6 +47,27 @@ std::string RouteFromTarget(std::string_view request_target);
 // dropped and absolute-form is reduced to its path, as in RouteFromTarget. A
 // trailing slash is ignored on both sides ("/a/1/" matches "/a/{id}"). Cost is
 // linear in the number of patterns.
+// Bounds the routes each service reports in metrics: beyond `max_routes`
+// distinct routes used within `idle_ns`, a new one is reported as "_other"
+// (a client scanning paths must not grow /metrics without end).
+class RouteBudget {
+ public:
+  static constexpr const char* kOther = "_other";
+
+  RouteBudget(std::size_t max_routes, std::uint64_t idle_ns)
+      : max_routes_(max_routes), idle_ns_(idle_ns) {}
+
+  // The route to report for `route` of `service` at `now_ns` (a monotonic
+  // clock): `route` itself, or kOther (then `folded` is set).
+  std::string Admit(const std::string& service, const std::string& route, std::uint64_t now_ns,
+                    bool& folded);
+
+ private:
+  std::size_t max_routes_;
+  std::uint64_t idle_ns_;
+  std::unordered_map<std::string, std::unordered_map<std::string, std::uint64_t>> last_used_;
+};
+
 class RouteMatcher {
  public:
   // Validates every pattern. On failure returns nullopt and sets `error` to a

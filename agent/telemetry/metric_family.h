@@ -11,6 +11,9 @@ namespace infrared::telemetry {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
+// infrared_dropped_total{stage,reason}: every loss, wherever it happens.
+inline constexpr const char* kDroppedFamily = "infrared_dropped";
+
 struct Label {
   std::string name;
   std::string value;

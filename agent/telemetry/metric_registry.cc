@@ -89,23 +89,51 @@ Family<Metric>::Family(std::string name, std::string help, std::string unit, Met
 }
 
 template <typename Metric>
-Metric& Family<Metric>::WithLabels(const std::vector<std::string>& label_values) {
+typename Family<Metric>::Slot& Family<Metric>::SlotLocked(
+    const std::vector<std::string>& label_values) {
   if (label_values.size() != label_names_.size()) {
     Die("metric " + name_ + " takes " + std::to_string(label_names_.size()) +
         " label values, got " + std::to_string(label_values.size()));
   }
-  std::lock_guard lock(mutex_);
-  auto& slot = series_[label_values];
-  if (!slot) {
+  Slot& slot = series_[label_values];
+  if (!slot.metric) {
     if constexpr (std::is_same_v<Metric, Histogram>) {
       // bucket_bounds_ never changes after construction and the family never
       // moves (it lives in a deque and holds a mutex), so the pointer stays valid.
-      slot = std::make_unique<Histogram>(&bucket_bounds_);
+      slot.metric = std::make_unique<Histogram>(&bucket_bounds_);
     } else {
-      slot = std::make_unique<Metric>();
+      slot.metric = std::make_unique<Metric>();
     }
   }
-  return *slot;
+  return slot;
+}
+
+template <typename Metric>
+Metric& Family<Metric>::WithLabels(const std::vector<std::string>& label_values) {
+  std::lock_guard lock(mutex_);
+  if (expires_) Die("metric " + name_ + " expires: update it with Update, not WithLabels");
+  return *SlotLocked(label_values).metric;
+}
+
+template <typename Metric>
+void Family<Metric>::ExpireIdle() {
+  std::lock_guard lock(mutex_);
+  expires_ = true;
+}
+
+template <typename Metric>
+std::size_t Family<Metric>::RemoveIdle(std::uint64_t cutoff_ns) {
+  std::lock_guard lock(mutex_);
+  if (!expires_) return 0;
+  return std::erase_if(series_, [cutoff_ns](const auto& entry) {
+    return entry.second.last_used_ns < cutoff_ns;
+  });
+}
+
+template <typename Metric>
+std::size_t Family<Metric>::Size() const {
+  std::lock_guard lock(mutex_);
+  return series_.size();
 }
 
 template <typename Metric>
@@ -117,7 +145,8 @@ MetricFamily Family<Metric>::Snapshot() const {
   family.type = type_;
   family.bucket_bounds = bucket_bounds_;
   std::lock_guard lock(mutex_);
-  for (const auto& [values, metric] : series_) {
+  for (const auto& [values, slot] : series_) {
+    const Metric* metric = slot.metric.get();
     Labels labels;
     labels.reserve(values.size());
     for (std::size_t i = 0; i < values.size(); ++i) labels.push_back({label_names_[i], values[i]});
@@ -197,6 +226,34 @@ std::vector<MetricFamily> MetricRegistry::Collect() const {
   // them outside ours keeps registration and other scrapes from waiting.
   for (Collector* collector : collectors) collector->Collect(out);
   return out;
+}
+
+std::vector<MetricFamily> MetricRegistry::CollectDrops() const {
+  std::vector<MetricFamily> out;
+  std::vector<Collector*> collectors;
+  {
+    std::lock_guard lock(mutex_);
+    for (const CounterFamily& family : counters_) {
+      MetricFamily snapshot = family.Snapshot();
+      if (snapshot.name == kDroppedFamily) out.push_back(std::move(snapshot));
+    }
+    collectors = collectors_;
+  }
+  std::vector<MetricFamily> collected;
+  for (Collector* collector : collectors) collector->CollectDrops(collected);
+  for (MetricFamily& family : collected) {
+    if (family.name == kDroppedFamily) out.push_back(std::move(family));
+  }
+  return out;
+}
+
+std::size_t MetricRegistry::RemoveIdleSeries(std::uint64_t cutoff_ns) {
+  std::lock_guard lock(mutex_);
+  std::size_t removed = 0;
+  for (CounterFamily& family : counters_) removed += family.RemoveIdle(cutoff_ns);
+  for (GaugeFamily& family : gauges_) removed += family.RemoveIdle(cutoff_ns);
+  for (HistogramFamily& family : histograms_) removed += family.RemoveIdle(cutoff_ns);
+  return removed;
 }
 
 }  // namespace infrared::telemetry

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -22,6 +23,10 @@ class Collector {
   // possibly concurrently with the pipeline thread: implementations lock what
   // they read.
   virtual void Collect(std::vector<MetricFamily>& out) = 0;
+  // Appends this collector's infrared_dropped families, for the periodic drop
+  // report. Unlike Collect it must have no side effect a scrape would miss;
+  // the default (all of Collect) suits collectors whose Collect has none.
+  virtual void CollectDrops(std::vector<MetricFamily>& out) { Collect(out); }
 };
 
 // A monotonically increasing value. Lock-free, safe from any thread.
@@ -65,6 +70,10 @@ class Histogram {
 // A family of series sharing a name and label names. WithLabels returns a
 // reference that stays valid for the registry's lifetime; call it once and keep
 // the reference on hot paths.
+//
+// A family whose series are named by what it observes (peers, routes, pods)
+// can instead let idle series go (ExpireIdle): such a family is updated only
+// through Update, under its lock, so that no reference outlives a removal.
 template <typename Metric>
 class Family {
  public:
@@ -72,22 +81,55 @@ class Family {
          std::vector<std::string> label_names, std::vector<double> bucket_bounds = {});
   // The series with these label values, created on first use. The number of
   // values must equal the number of label names (checked; a mismatch aborts:
-  // it is a programming error).
+  // it is a programming error). Not for families that expire (aborts).
   Metric& WithLabels(const std::vector<std::string>& label_values);
+  // Applies `update` to the series with these label values (created on first
+  // use) and marks it used at `now_ns` (any monotonic clock, the one
+  // RemoveIdle is given).
+  template <typename Fn>
+  void Update(const std::vector<std::string>& label_values, std::uint64_t now_ns, Fn&& update) {
+    std::lock_guard lock(mutex_);
+    Slot& slot = SlotLocked(label_values);
+    slot.last_used_ns = std::max(slot.last_used_ns, now_ns);
+    update(*slot.metric);
+  }
+  // From now on series may be removed by RemoveIdle; WithLabels is refused.
+  void ExpireIdle();
+  bool Expires() const { return expires_; }
+  // Removes the series last updated before `cutoff_ns`; returns how many.
+  std::size_t RemoveIdle(std::uint64_t cutoff_ns);
+  std::size_t Size() const;
   MetricFamily Snapshot() const;
 
  private:
+  struct Slot {
+    std::unique_ptr<Metric> metric;
+    std::uint64_t last_used_ns = 0;
+  };
+  Slot& SlotLocked(const std::vector<std::string>& label_values);
+
   std::string name_, help_, unit_;
   MetricType type_;
   std::vector<std::string> label_names_;
   std::vector<double> bucket_bounds_;
+  bool expires_ = false;
   mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> series_;
+  std::map<std::vector<std::string>, Slot> series_;
 };
 
 using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
+
+// One observation, or one increment, in a family whose series may expire.
+inline void ObserveAt(HistogramFamily& family, const std::vector<std::string>& label_values,
+                      std::uint64_t now_ns, double value) {
+  family.Update(label_values, now_ns, [value](Histogram& series) { series.Observe(value); });
+}
+inline void IncAt(CounterFamily& family, const std::vector<std::string>& label_values,
+                  std::uint64_t now_ns, double amount = 1) {
+  family.Update(label_values, now_ns, [amount](Counter& series) { series.Inc(amount); });
+}
 
 // Owns the agent's own metric families and the scrape-time collectors.
 class MetricRegistry {
@@ -106,6 +148,12 @@ class MetricRegistry {
 
   // Families in registration order, then each collector's, in order added.
   std::vector<MetricFamily> Collect() const;
+  // Every infrared_dropped family: the registry's and the collectors'
+  // (Collector::CollectDrops).
+  std::vector<MetricFamily> CollectDrops() const;
+  // Removes, from the families that expire, the series last updated before
+  // `cutoff_ns`; returns how many.
+  std::size_t RemoveIdleSeries(std::uint64_t cutoff_ns);
 
  private:
   mutable std::mutex mutex_;

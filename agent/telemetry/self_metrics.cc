@@ -5,7 +5,7 @@ namespace infrared::telemetry {
 MetricFamily DroppedFamily(const std::string& stage, std::span<const char* const> reasons,
                            std::span<const std::uint64_t> counts) {
   MetricFamily family;
-  family.name = "infrared_dropped";
+  family.name = kDroppedFamily;
   family.type = MetricType::kCounter;
   for (std::size_t i = 0; i < reasons.size() && i < counts.size(); ++i) {
     family.samples.push_back(
@@ -24,7 +24,7 @@ SelfMetrics::SelfMetrics(MetricRegistry& registry, const std::string& version)
       events_(registry.AddCounter("infrared_events", "Events received from the kernel, by source.",
                                   {"source"})),
       dropped_(registry.AddCounter(
-          "infrared_dropped",
+          kDroppedFamily,
           "Items lost, by the stage that lost them and why. Zero is the only good value.",
           {"stage", "reason"})),
       scrape_duration_(registry.AddHistogram(

@@ -22,6 +22,8 @@ class SelfMetrics {
   void ProbeAttached(const std::string& probe, bool attached, const std::string& library = "");
   // Counts one event from `source` ("process_exec", ...).
   void Event(const std::string& source);
+  // The counter of `source`, to keep on hot paths.
+  Counter& EventCounter(const std::string& source) { return events_.WithLabels({source}); }
   // Counts `count` items lost at `stage` for `reason`.
   void Dropped(const std::string& stage, const std::string& reason, double count = 1);
 

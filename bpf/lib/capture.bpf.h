@@ -219,7 +219,27 @@ struct copy_state {
   __u64 total;  /* bytes the call moved */
   __u64 offset; /* of the next byte to send, within the call */
   __u64 budget; /* bytes still allowed by capture_budget() */
+  bool lost;       /* an event found the ring buffer full: the rest is not sent */
+  bool lost_start; /* ... and it was the call's first, beginning an HTTP/1 message */
 };
+
+/* Whether a call's first bytes begin an HTTP/1 message: "HTTP/" (a response)
+ * or an upper-case token and a space (a request line). Only to count the
+ * messages lost calls began; userspace does the parsing. */
+static __always_inline bool message_start(const char *data, __u64 size) {
+  if (size < 8)
+    return false;
+  if (data[0] == 'H' && data[1] == 'T' && data[2] == 'T' && data[3] == 'P' && data[4] == '/')
+    return true;
+  for (int i = 0; i < 8; i++) {
+    char c = data[i];
+    if (c == ' ')
+      return i >= 3;
+    if (c < 'A' || c > 'Z')
+      return false;
+  }
+  return false;
+}
 
 /* One step: start the next iovec, or send one chunk of the current one. */
 static long copy_step(__u64 index, struct copy_state *state) {
@@ -265,10 +285,13 @@ static long copy_step(__u64 index, struct copy_state *state) {
   event->flags = (state->offset + size == state->total) ? INFRARED_SOCK_LAST : 0;
   event->header.timestamp_ns = bpf_ktime_get_ns();
   if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data) + size,
-                         wakeup_flag()))
+                         wakeup_flag())) {
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-  else
-    bump(&sock_counters, INFRARED_SOCK_COUNT_DATA_EVENTS);
+    state->lost = true;
+    state->lost_start = state->offset == 0 && message_start(event->data, size);
+    return 1;
+  }
+  bump(&sock_counters, INFRARED_SOCK_COUNT_DATA_EVENTS);
   state->segment_done += size;
   state->offset += size;
   state->budget -= size;
@@ -281,7 +304,8 @@ static long copy_step(__u64 index, struct copy_state *state) {
  * empty event at the end of what was, so that userspace knows the call's full
  * length. */
 static __always_inline void send_call(struct copy_state *state, __u32 pid, __s32 fd,
-                                      __u64 generation, __u32 direction, bool copy) {
+                                      __u64 generation, __u32 direction, bool copy,
+                                      struct infrared_stream_loss *loss) {
   __u32 zero = 0;
   struct infrared_sock_data_event *event = bpf_map_lookup_elem(&scratch, &zero);
   if (!event)
@@ -292,9 +316,16 @@ static __always_inline void send_call(struct copy_state *state, __u32 pid, __s32
   event->call_bytes = state->total;
   event->offset = 0;
   event->captured = 0;
-  event->reserved = 0;
+  event->lost_starts = loss->starts;
+  event->lost_bytes = loss->bytes;
   if (copy)
     bpf_loop(2 * INFRARED_SOCK_MAX_IOV + MAX_CHUNKS_PER_CALL, copy_step, state, 0);
+  if (state->lost) { /* the rest of the call, counted instead of sent */
+    __sync_fetch_and_add(&loss->bytes, state->total - state->offset);
+    if (state->lost_start)
+      __sync_fetch_and_add(&loss->starts, 1);
+    return;
+  }
 
   event = bpf_map_lookup_elem(&scratch, &zero);
   if (!event)
@@ -307,7 +338,9 @@ static __always_inline void send_call(struct copy_state *state, __u32 pid, __s32
     event->flags = INFRARED_SOCK_LAST;
     event->header.timestamp_ns = bpf_ktime_get_ns();
     if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data),
-                           wakeup_flag()))
+                           wakeup_flag())) {
       bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
+      __sync_fetch_and_add(&loss->bytes, state->total - state->offset);
+    }
   }
 }

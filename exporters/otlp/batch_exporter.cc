@@ -95,6 +95,7 @@ void BatchExporter::Shutdown() {
     stopping_ = true;
     shutdown_deadline_ = clock_.Now() + options_.shutdown_timeout;
   }
+  transport_.FinishWithin(options_.shutdown_timeout);
   cv_.notify_all();
   if (thread_.joinable()) {
     thread_.join();
@@ -111,6 +112,7 @@ ExportCounters BatchExporter::Counters() const {
   counters.dropped_queue_full = dropped_queue_full_.load(std::memory_order_relaxed);
   counters.dropped_shutdown = dropped_shutdown_.load(std::memory_order_relaxed);
   counters.rejected = rejected_.load(std::memory_order_relaxed);
+  counters.unreadable_responses = unreadable_responses_.load(std::memory_order_relaxed);
   return counters;
 }
 
@@ -182,6 +184,11 @@ void BatchExporter::Deliver(const std::vector<telemetry::Span>& batch) {
     backoff = std::min(backoff * 2, options_.max_backoff);
     if (!Backoff(wait)) {
       failed_.fetch_add(batch.size(), std::memory_order_relaxed);
+      SetLastError(
+          "Dropped " + std::to_string(batch.size()) +
+          " spans at the shutdown deadline; the last attempt: " +
+          (response.status == 0 ? response.error : "HTTP " + std::to_string(response.status)) +
+          ".");
       return;
     }
   }
@@ -191,7 +198,9 @@ BatchExporter::Outcome BatchExporter::Account(const HttpResponse& response, std:
   if (response.status >= 200 && response.status < 300) {
     std::int64_t rejected = 0;
     std::string message;
-    if (parser_ && !response.body.empty() && parser_(response.body, rejected, message)) {
+    if (!parser_ || response.body.empty()) {
+      // Nothing to read: a full success.
+    } else if (parser_(response.body, rejected, message)) {
       const std::uint64_t refused = std::min<std::uint64_t>(
           static_cast<std::uint64_t>(std::max<std::int64_t>(rejected, 0)), spans);
       rejected_.fetch_add(refused, std::memory_order_relaxed);
@@ -200,6 +209,12 @@ BatchExporter::Outcome BatchExporter::Account(const HttpResponse& response, std:
         SetLastError("The collector rejected " + std::to_string(refused) +
                      " spans: " + Excerpt(message));
       }
+    } else {
+      // The status says accepted; sending again would only duplicate them.
+      unreadable_responses_.fetch_add(1, std::memory_order_relaxed);
+      SetLastError("The collector answered HTTP " + std::to_string(response.status) +
+                   " with a body that is not an export response; its " + std::to_string(spans) +
+                   " spans count as exported: " + Excerpt(response.body));
     }
     exported_.fetch_add(spans, std::memory_order_relaxed);
     return Outcome::kDone;

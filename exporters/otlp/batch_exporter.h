@@ -21,8 +21,9 @@ namespace infrared::otlp {
 
 // Serializes a batch into one export request body.
 using Encoder = std::function<std::string(const std::vector<telemetry::Span>&)>;
-// Reads a 2xx response body. Returns true when it holds a partial success,
-// with the number of spans the collector rejected and its message.
+// Reads a non-empty 2xx response body. Returns true when it is a well-formed
+// response, with the number of spans the collector rejected and its message
+// (0 and empty for a full success); false when the body cannot be read.
 using PartialSuccessParser =
     std::function<bool(std::string_view body, std::int64_t& rejected, std::string& message)>;
 
@@ -79,6 +80,10 @@ struct ExportCounters {
   std::uint64_t dropped_queue_full = 0;  // refused by Offer because the queue was full
   std::uint64_t dropped_shutdown = 0;    // refused by Offer after Shutdown began
   std::uint64_t rejected = 0;            // refused by the collector in a partial success
+  // In requests: 2xx answers whose body the parser could not read. The status
+  // says the spans were accepted (OTLP/HTTP: success is "HTTP 200 OK"), so
+  // they count as exported and are not sent again.
+  std::uint64_t unreadable_responses = 0;
 };
 
 // Queues spans and sends them in batches from one thread of its own, retrying
@@ -109,7 +114,8 @@ class BatchExporter {
   void Start();
 
   // Stops taking spans, sends what is queued within shutdown_timeout (what is
-  // left then counts as failed) and joins the thread. When Start was never
+  // left then counts as failed) and joins the thread. A request in flight is
+  // held to the same deadline (Transport::FinishWithin). When Start was never
   // called the flush runs on the caller's thread. Idempotent.
   void Shutdown();
 
@@ -166,6 +172,7 @@ class BatchExporter {
   std::atomic<std::uint64_t> dropped_queue_full_{0};
   std::atomic<std::uint64_t> dropped_shutdown_{0};
   std::atomic<std::uint64_t> rejected_{0};
+  std::atomic<std::uint64_t> unreadable_responses_{0};
 };
 
 }  // namespace infrared::otlp

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <climits>
@@ -62,6 +63,18 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
+std::int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Aborts the transfer once the deadline set by FinishWithin has passed.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* deadline_ns = static_cast<const std::atomic<std::int64_t>*>(user);
+  return SteadyNowNs() >= deadline_ns->load(std::memory_order_relaxed) ? 1 : 0;
+}
+
 bool HasLineBreak(std::string_view text) {
   return text.find_first_of("\r\n") != std::string_view::npos;
 }
@@ -110,13 +123,14 @@ curl_slist* BuildHeaders(const CurlTransportOptions& options) {
 }
 
 // Sets the options that stay the same for every post. Returns the first failure.
-CURLcode Configure(CURL* handle, const CurlTransportOptions& options, curl_slist* headers) {
+CURLcode Configure(CURL* handle, const CurlTransportOptions& options, curl_slist* headers,
+                   const std::atomic<std::int64_t>* deadline_ns) {
   const long timeout_ms = static_cast<long>(options.timeout.count());
   const std::pair<CURLoption, long> numbers[] = {
       {CURLOPT_NOSIGNAL, 1L},           {CURLOPT_POST, 1L},
       {CURLOPT_TIMEOUT_MS, timeout_ms}, {CURLOPT_CONNECTTIMEOUT_MS, timeout_ms},
       {CURLOPT_SSL_VERIFYPEER, 1L},     {CURLOPT_SSL_VERIFYHOST, 2L},
-      {CURLOPT_FOLLOWLOCATION, 0L},
+      {CURLOPT_FOLLOWLOCATION, 0L},     {CURLOPT_NOPROGRESS, 0L},
   };
   for (const auto& [option, value] : numbers) {
     if (CURLcode rc = curl_easy_setopt(handle, option, value); rc != CURLE_OK) return rc;
@@ -127,6 +141,11 @@ CURLcode Configure(CURL* handle, const CurlTransportOptions& options, curl_slist
   if (rc == CURLE_OK) rc = curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
   if (rc == CURLE_OK) rc = curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &OnBody);
   if (rc == CURLE_OK) rc = curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeader);
+  if (rc == CURLE_OK) rc = curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+  if (rc == CURLE_OK) {
+    rc = curl_easy_setopt(handle, CURLOPT_XFERINFODATA,
+                          const_cast<std::atomic<std::int64_t>*>(deadline_ns));
+  }
   if (rc == CURLE_OK && !options.ca_file.empty()) {
     rc = curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
   }
@@ -160,7 +179,8 @@ std::unique_ptr<CurlTransport> CurlTransport::Create(CurlTransportOptions option
   // From here on the transport owns the handle and the header list, which curl
   // uses by pointer for as long as the handle lives.
   std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(options), handle, headers));
-  if (CURLcode rc = Configure(handle, transport->options_, headers); rc != CURLE_OK) {
+  if (CURLcode rc = Configure(handle, transport->options_, headers, &transport->deadline_ns_);
+      rc != CURLE_OK) {
     error = "libcurl refused the OTLP exporter settings for " + transport->options_.url + ": " +
             curl_easy_strerror(rc) + ".";
     return nullptr;
@@ -176,9 +196,29 @@ CurlTransport::~CurlTransport() {
   curl_slist_free_all(headers_);
 }
 
+void CurlTransport::FinishWithin(std::chrono::milliseconds budget) {
+  using std::chrono::nanoseconds;
+  const nanoseconds left = std::chrono::duration_cast<nanoseconds>(budget);
+  const std::int64_t at = SteadyNowNs() + std::max(left, nanoseconds::zero()).count();
+  std::int64_t current = deadline_ns_.load();
+  while (at < current && !deadline_ns_.compare_exchange_weak(current, at)) {
+  }
+}
+
 HttpResponse CurlTransport::Post(const std::string& body) {
   std::lock_guard<std::mutex> lock(mutex_);
   HttpResponse response;
+  // The configured timeout, shortened to what is left before FinishWithin's deadline.
+  long timeout_ms = static_cast<long>(options_.timeout.count());
+  if (const std::int64_t deadline = deadline_ns_.load();
+      deadline != std::numeric_limits<std::int64_t>::max()) {
+    const std::int64_t left_ms = (deadline - SteadyNowNs()) / 1000000;
+    if (left_ms <= 0) {
+      response.error = "not sent: the shutdown deadline has passed";
+      return response;
+    }
+    timeout_ms = std::min<long>(timeout_ms, static_cast<long>(left_ms));
+  }
   std::string compressed;
   const std::string* payload = &body;
   if (options_.gzip) {
@@ -196,6 +236,8 @@ HttpResponse CurlTransport::Post(const std::string& body) {
   curl_easy_setopt(handle_, CURLOPT_WRITEDATA, &exchange);
   curl_easy_setopt(handle_, CURLOPT_HEADERDATA, &exchange);
   curl_easy_setopt(handle_, CURLOPT_ERRORBUFFER, message.data());
+  curl_easy_setopt(handle_, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(handle_, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   const CURLcode rc = curl_easy_perform(handle_);
   // None of these may dangle into the next transfer.
   curl_easy_setopt(handle_, CURLOPT_ERRORBUFFER, nullptr);
@@ -203,6 +245,10 @@ HttpResponse CurlTransport::Post(const std::string& body) {
   curl_easy_setopt(handle_, CURLOPT_HEADERDATA, nullptr);
   curl_easy_setopt(handle_, CURLOPT_POSTFIELDS, nullptr);
 
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    response.error = "abandoned at the shutdown deadline";
+    return response;
+  }
   if (rc != CURLE_OK) {
     response.error = message[0] != '\0' ? message.data() : curl_easy_strerror(rc);
     return response;

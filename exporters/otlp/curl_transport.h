@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +47,9 @@ class CurlTransport : public Transport {
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   HttpResponse Post(const std::string& body) override;
+  // A transfer in progress notices the deadline within about a second (libcurl
+  // calls its progress function that often when no data moves).
+  void FinishWithin(std::chrono::milliseconds budget) override;
 
  private:
   CurlTransport(CurlTransportOptions options, void* handle, curl_slist* headers);
@@ -53,6 +58,8 @@ class CurlTransport : public Transport {
   std::mutex mutex_;    // one transfer at a time on the shared handle
   void* const handle_;  // CURL*, kept opaque so that users need not include curl.h
   curl_slist* const headers_;
+  // steady_clock nanoseconds past which no transfer may run; max: none.
+  std::atomic<std::int64_t> deadline_ns_{std::numeric_limits<std::int64_t>::max()};
 };
 
 // Compresses `input` into a gzip member (RFC 1952). False only when zlib fails.

@@ -23,6 +23,12 @@ class Transport {
   // POSTs one body; blocks at most the configured timeout. Never throws: every
   // failure is reported in the returned response.
   virtual HttpResponse Post(const std::string& body) = 0;
+
+  // From now on no transfer runs more than `budget` past this call, the one in
+  // progress included: what is still running then is abandoned and reported as
+  // no response. Shutdown uses it so that a receiver that never answers cannot
+  // hold the agent past its flush deadline. Callable from any thread.
+  virtual void FinishWithin(std::chrono::milliseconds budget) = 0;
 };
 
 }  // namespace infrared::otlp

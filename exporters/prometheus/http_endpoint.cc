@@ -1,10 +1,12 @@
 #include "exporters/prometheus/http_endpoint.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 
 #include "agent/core/listen_address.h"
+#include "exporters/prometheus/bounded_task_queue.h"
 #include "exporters/prometheus/exposition.h"
 
 namespace infrared::prometheus {
@@ -14,6 +16,12 @@ namespace {
 // short timeouts stop idle or slow clients from holding them.
 constexpr std::size_t kWorkers = 4;
 constexpr int kIoTimeoutSeconds = 5;
+// Connections accepted and waiting for a worker (a socket each). Past that the
+// accept loop waits and they queue in the kernel's listen backlog, which httplib
+// sets to 5: 50 scrapers at once lost SYNs and waited a second or more for their
+// retransmission.
+constexpr std::size_t kMaxQueued = 16;
+constexpr int kListenBacklog = 128;
 
 constexpr const char* kIndexPage =
     "<!doctype html><html><head><title>infrared</title></head><body>"
@@ -68,10 +76,24 @@ bool HttpEndpoint::Start(const std::string& listen_address, std::string& error) 
   const std::string host = address->host.empty() ? "0.0.0.0" : address->host;
   const int port = address->port;
   server_ = std::make_unique<httplib::Server>();
-  server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+  server_->new_task_queue = [] { return new BoundedTaskQueue(kWorkers, kMaxQueued); };
   server_->set_read_timeout(kIoTimeoutSeconds, 0);
   server_->set_write_timeout(kIoTimeoutSeconds, 0);
   server_->set_keep_alive_timeout(kIoTimeoutSeconds);
+  // One request per connection: a kept-alive connection holds one of the few
+  // workers until it idles out (5 s), so 4 Prometheus-like scrapers that keep
+  // theirs stalled every other scrape. Scrapers come back after more than 5 s
+  // anyway, when httplib would have closed the connection.
+  server_->set_keep_alive_max_count(1);
+  // httplib's default sets SO_REUSEPORT, so a second agent on the same port
+  // started too and the kernel split scrapes between the two. SO_REUSEADDR alone
+  // still lets a restarted agent bind over its predecessor's TIME_WAIT sockets.
+  listen_fd_ = -1;
+  server_->set_socket_options([this](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_fd_ = sock;  // the last socket tried is the one bound, when one is
+  });
   Route();
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);
@@ -80,6 +102,8 @@ bool HttpEndpoint::Start(const std::string& listen_address, std::string& error) 
   } else {
     port_ = -1;
   }
+  // Listening again on a listening socket only changes its backlog.
+  if (port_ > 0 && listen(listen_fd_, kListenBacklog) != 0) port_ = -1;
   if (port_ <= 0) {
     error = "cannot listen on " + listen_address +
             " (address in use, or not an address of this host); choose another with "

@@ -38,6 +38,7 @@ class HttpEndpoint {
   std::thread thread_;
   std::atomic<bool> ready_{false};
   int port_ = 0;
+  int listen_fd_ = -1;  // the listening socket, owned by server_
 };
 
 }  // namespace infrared::prometheus

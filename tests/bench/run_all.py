@@ -6,13 +6,19 @@
 Each figure is measured side by side in one run of its benchmark (without the
 agent, with it, without again), as machines are noisy: see each script for what
 it does. `seconds` sets the wrk runs and the idle measurement. Needs root,
-nginx, wrk, bpftrace, gcc and a built agent."""
+nginx, wrk, bpftrace, gcc and a built agent.
+
+The userspace pipeline row comes from infrared_pipeline_bench (Google Benchmark,
+a recorded capture replayed without BPF): $INFRARED_PIPELINE_BENCH, else
+tests/bench/infrared_pipeline_bench in $INFRARED_BUILD_DIR (default build/)."""
+import json
 import os
 import re
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 
 
 def run(argv):
@@ -26,6 +32,21 @@ def run(argv):
 def grab(text, pattern):
     match = re.search(pattern, text or "", re.MULTILINE)
     return match.group(1) if match else "?"
+
+
+def pipeline_bench():
+    """Median events/s per core of the pipeline without and with spans, or (None, error)."""
+    binary = os.environ.get("INFRARED_PIPELINE_BENCH") or os.path.join(
+        REPO, os.environ.get("INFRARED_BUILD_DIR", "build"), "tests", "bench", "infrared_pipeline_bench")
+    if not os.path.exists(binary):
+        return None, [f"{binary} does not exist: build the target infrared_pipeline_bench"]
+    out, error = run([binary, "--benchmark_filter=^pipeline(\\+spans)?$", "--benchmark_repetitions=5",
+                      "--benchmark_report_aggregates_only=true", "--benchmark_format=json"])
+    if error:
+        return None, error
+    medians = {b["run_name"]: b["events"] for b in json.loads(out)["benchmarks"]
+               if b.get("aggregate_name") == "median"}
+    return medians, None
 
 
 def main():
@@ -50,10 +71,16 @@ def main():
     out, error_idle = run(["bash", "idle_overhead.sh", seconds])
     rows.append(("idle host", "agent CPU % of a core", grab(out, r"= ([\d.]+)% of one core"), ""))
     rows.append(("", "agent VmHWM", grab(out, r"^VmHWM: (\d+ kB)"), "<= 64 MB (at 1k req/s)"))
+    medians, error_pipeline = pipeline_bench()
+    medians = medians or {}
+    rows.append(("userspace pipeline, recorded capture", "events/s/core",
+                 f"{medians['pipeline']:,.0f}" if "pipeline" in medians else "?", ">= 1,000,000"))
+    rows.append(("", "events/s/core, spans built",
+                 f"{medians['pipeline+spans']:,.0f}" if "pipeline+spans" in medians else "?", ""))
     width = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for row in [("benchmark", "figure", "value", "target")] + rows:
         print("  ".join(str(cell).ljust(width[i]) for i, cell in enumerate(row)).rstrip())
-    failures = [e for e in (error, error_tls, error_proc, error_idle) if e]
+    failures = [e for e in (error, error_tls, error_proc, error_idle, error_pipeline) if e]
     for failure in failures:
         print(f"a benchmark failed: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -2,6 +2,9 @@
 
 Tests need root and a kernel with BPF and BTF. Without them a test skips (exit 77)
 with a message saying why, unless INFRARED_REQUIRE_BPF=1, where it fails.
+With INFRARED_AGENT_LOG_DIR set, every agent's raw stderr goes to agent-<pid>.stderr
+there and its exit status, once stopped, to agent-<pid>.status (sanitized_run.py
+reads them).
 """
 import json
 import os
@@ -75,6 +78,12 @@ class Agent:
 
     def __enter__(self):
         self.process = subprocess.Popen(self.args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.copy = None
+        self.status_written = False
+        log_dir = os.environ.get("INFRARED_AGENT_LOG_DIR")
+        if log_dir:
+            self.copy_path = os.path.join(log_dir, f"agent-{self.process.pid}")
+            self.copy = open(self.copy_path + ".stderr", "wb")
         self.reader = threading.Thread(target=self._read_log, daemon=True)
         self.reader.start()
         ready = wait_until(lambda: self._find_log(lambda e: e.get("msg") == "ready")
@@ -89,18 +98,28 @@ class Agent:
         self.stop()
 
     def stop(self, sig=signal.SIGTERM):
+        how = "had exited"
         if self.process.poll() is None:
             self.process.send_signal(sig)
+            how = f"stopped with {signal.Signals(sig).name}"
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+                how = f"killed 10 s after {signal.Signals(sig).name}"
         self.reader.join(5)
+        if self.copy and not self.status_written:
+            self.status_written = True
+            with open(self.copy_path + ".status", "w") as status:
+                print(self.process.returncode, how, file=status)
         return self.process.returncode
 
     def _read_log(self):
         for raw in self.process.stderr:
+            if self.copy:
+                self.copy.write(raw)
+                self.copy.flush()
             try:
                 entry = json.loads(raw)
             except ValueError:

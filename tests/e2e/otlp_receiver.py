@@ -1,5 +1,6 @@
 """Runs tests/peers/otlp_receiver.js (the official OpenTelemetry JS protobuf
-definitions) and reads what it decoded."""
+definitions) and reads what it decoded. Its mode (slow, garbage, not-http, status,
+partial, ok; see the script's header) can be set at start and changed while it runs."""
 import json
 import os
 import subprocess
@@ -11,7 +12,8 @@ PEERS = os.path.join(agent.REPO, "tests", "peers")
 
 
 class OtlpReceiver:
-    def __init__(self, out_path, port=0, fail_status=None, fail_for_ms=None, retry_after=None):
+    def __init__(self, out_path, port=0, fail_status=None, fail_for_ms=None, retry_after=None,
+                 mode=None, **mode_params):
         if not os.path.isdir(os.path.join(PEERS, "node_modules")):
             fail("tests/peers/node_modules is missing: run 'npm ci' in tests/peers "
                  "(scripts/test does)")
@@ -24,15 +26,33 @@ class OtlpReceiver:
             self.args += ["--fail-for-ms", str(fail_for_ms)]
         if retry_after:
             self.args += ["--retry-after", str(retry_after)]
+        if mode:
+            self.args += ["--mode", mode]
+            for name, flag in _MODE_FLAGS.items():
+                if mode_params.get(name) is not None:
+                    self.args += [flag, str(mode_params[name])]
 
     def __enter__(self):
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if not line:
             fail(f"the OTLP receiver did not start: {self.process.stderr.read()}")
         self.port = json.loads(line)["listening"]
         return self
+
+    def set_mode(self, mode, delay_ms=None, status=None, reject_spans=None, requests=None):
+        """Switches the mode for requests read from now on; `requests` limits it to
+        that many, then "ok". Returns once the receiver has applied it."""
+        command = {"mode": mode, "delayMs": delay_ms, "status": status,
+                   "rejectSpans": reject_spans, "requests": requests}
+        self.process.stdin.write(json.dumps({k: v for k, v in command.items()
+                                             if v is not None}) + "\n")
+        self.process.stdin.flush()
+        reply = json.loads(self.process.stdout.readline() or '{"error": "the receiver exited"}')
+        if "error" in reply:
+            fail(f"the OTLP receiver refused mode {command}: {reply['error']}")
+        return reply
 
     def stop(self):
         if self.process.poll() is None:
@@ -64,3 +84,12 @@ class OtlpReceiver:
 
     def rejected_attempts(self):
         return [line for line in self.lines() if "rejectedWithStatus" in line]
+
+    def lines_with(self, key):
+        """The lines carrying `key`: "abandoned", "slowStarted", "notHttp",
+        "garbageResponse", "partialRejected", "rejectedWithStatus", ..."""
+        return [line for line in self.lines() if key in line]
+
+
+_MODE_FLAGS = {"delay_ms": "--delay-ms", "status": "--status", "reject_spans": "--reject-spans",
+               "requests": "--mode-requests"}

@@ -10,7 +10,7 @@ import time
 import agent
 from agent import Agent, fail, wait_until
 
-KEYS = ["web.listen_address", "log.format", "log.level", "process.max_processes",
+KEYS = ["web.listen_address", "metrics.series_idle_seconds", "log.format", "log.level", "process.max_processes",
         "process.events_buffer_bytes", "process.rescan_interval_seconds",
         "k8s.pod_logs_dir", "k8s.container_logs_dir", "k8s.api", "k8s.token_file", "k8s.ca_file",
         "k8s.node_name", "select.executables", "select.command_lines", "select.containers",

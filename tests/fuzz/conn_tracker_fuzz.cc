@@ -196,6 +196,12 @@ std::vector<unsigned char> DataRecord(FuzzedDataProvider& input, int index, std:
   head.offset = offset;
   head.captured = static_cast<std::uint32_t>(payload.size());
   head.call_bytes = offset + payload.size() + extra;
+  // What the kernel lost before the call: usually nothing, else any count
+  // (they only grow in the kernel; a smaller one is a reordered event).
+  if (input.ConsumeIntegralInRange<int>(0, 3) == 0) {
+    head.lost_bytes = input.ConsumeIntegralInRange<std::uint64_t>(0, 200000);
+    head.lost_starts = input.ConsumeIntegral<std::uint32_t>();
+  }
   std::vector<unsigned char> bytes(kHead + payload.size());
   std::memcpy(bytes.data(), &head, kHead);
   std::memcpy(bytes.data() + kHead, payload.data(), payload.size());
@@ -301,9 +307,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 7:
         record = DataRecord(input, index, now);
         break;
-      case 8:
-        record = Header(INFRARED_SOCK_CLOSE, index, now);
+      case 8: {
+        infrared_sock_close_event close{};
+        const std::vector<unsigned char> header = Header(INFRARED_SOCK_CLOSE, index, now);
+        std::memcpy(&close.header, header.data(), header.size());
+        for (infrared_stream_loss& loss : close.loss) {
+          if (input.ConsumeBool()) continue;
+          loss.bytes = input.ConsumeIntegralInRange<std::uint64_t>(0, 200000);
+          loss.starts = input.ConsumeIntegral<std::uint32_t>();
+        }
+        record.resize(sizeof(close));
+        std::memcpy(record.data(), &close, sizeof(close));
         break;
+      }
       case 9:
         harness.Expire(now);
         continue;
@@ -314,7 +330,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& [id, known] : harness.model.known) {
     if (known.tracked) ids.push_back(id);
   }
-  for (const ConnId& id : ids) harness.Dispatch(CloseEvent{id, now});
+  for (const ConnId& id : ids) harness.Dispatch(CloseEvent{id, now, {}});
   Check(harness.tracker.Size() == 0);
   return 0;
 }

@@ -161,9 +161,16 @@ function EncodeEmptyTraceResponse() {
   return Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.create({})).finish());
 }
 
+// An ExportTraceServiceResponse with partial_success set.
+function EncodePartialSuccessResponse(rejectedSpans, errorMessage) {
+  const message = ExportTraceServiceResponse.create({ partialSuccess: { rejectedSpans, errorMessage } });
+  return Buffer.from(ExportTraceServiceResponse.encode(message).finish());
+}
+
 module.exports = {
   proto,
   DecodeTraceRequest,
   CountSpans,
   EncodeEmptyTraceResponse,
+  EncodePartialSuccessResponse,
 };

@@ -27,7 +27,7 @@ function StartReceiver(extraArgs = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-receiver-'));
   const out = path.join(dir, 'requests.jsonl');
   const child = spawn(process.execPath, [kReceiver, '--port', '0', '--out', out, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
@@ -35,9 +35,17 @@ function StartReceiver(extraArgs = []) {
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`receiver exited early (${code}): ${stderr}`)));
-    readline.createInterface({ input: child.stdout }).once('line', (line) => {
+    const replies = [];  // resolvers waiting for the next stdout line
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.once('line', (line) => {
+      lines.on('line', (reply) => replies.shift()(JSON.parse(reply)));
       resolve({
         port: JSON.parse(line).listening,
+        // Sends one mode command on stdin; resolves with the receiver's reply.
+        SetMode: (command) => new Promise((done) => {
+          replies.push(done);
+          child.stdin.write(JSON.stringify(command) + '\n');
+        }),
         startedAt: Date.now(),
         out,
         Lines: () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map(JSON.parse) : []),
@@ -52,14 +60,15 @@ function StartReceiver(extraArgs = []) {
   });
 }
 
-function Post(port, urlPath, body, headers) {
+function Post(port, urlPath, body, headers, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', headers, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
     req.end(body);
   });
 }
@@ -266,4 +275,109 @@ test('without --retry-after no Retry-After header is sent', async () => {
   } finally {
     await receiver.Stop();
   }
+});
+
+// Sends raw bytes on a new connection and resolves with everything that comes
+// back before the server closes it.
+function RawExchange(port, bytes) {
+  return new Promise((resolve, reject) => {
+    const net = require('node:net');
+    const chunks = [];
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+test('modes set on stdin: garbage, partial, status, not-http, then ok', async () => {
+  const receiver = await StartReceiver();
+  try {
+    const body = BuildRequestBytes();
+    const { ExportTraceServiceResponse } = proto.collector.trace.v1;
+
+    assert.deepEqual(await receiver.SetMode({ mode: 'garbage' }), { mode: 'garbage' });
+    const garbage = await Post(receiver.port, '/v1/traces', body, kProtobuf);
+    assert.equal(garbage.status, 200);
+    assert.equal(garbage.headers['content-type'], 'application/x-protobuf');
+    assert.deepEqual([...garbage.body.subarray(0, 11)], new Array(11).fill(0xff));
+    assert.throws(() => ExportTraceServiceResponse.decode(garbage.body));
+
+    await receiver.SetMode({ mode: 'partial', rejectSpans: 5 });
+    const partial = await Post(receiver.port, '/v1/traces', body, kProtobuf);
+    assert.equal(partial.status, 200);
+    const decoded = ExportTraceServiceResponse.toObject(ExportTraceServiceResponse.decode(partial.body), { longs: Number });
+    assert.equal(decoded.partialSuccess.rejectedSpans, 1);  // at most the request's one span
+    assert.match(decoded.partialSuccess.errorMessage, /on purpose/);
+
+    await receiver.SetMode({ mode: 'status', status: 400, requests: 1 });
+    assert.equal((await Post(receiver.port, '/v1/traces', body, kProtobuf)).status, 400);
+
+    await receiver.SetMode({ mode: 'not-http', requests: 1 });
+    const request = Buffer.concat([Buffer.from(
+      `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\n\r\n`),
+    body]);
+    const raw = await RawExchange(receiver.port, request);
+    assert.equal(raw.length, 64);
+    assert.ok(raw[0] >= 0x80, 'the answer must not start like HTTP');
+
+    // Both limited modes are used up: back to ok.
+    assert.equal((await Post(receiver.port, '/v1/traces', body, kProtobuf)).status, 200);
+
+    const lines = receiver.Lines();
+    assert.equal(lines.length, 5);
+    assert.equal(lines[0].garbageResponse, true);
+    CheckAccepted(lines[0], 'identity');
+    assert.equal(lines[1].partialRejected, 1);
+    assert.deepEqual([lines[2].rejectedWithStatus, lines[2].spanCount], [400, 1]);
+    assert.deepEqual([lines[3].notHttp, lines[3].spanCount], [true, 1]);
+    CheckAccepted(lines[4], 'identity');
+
+    const refused = await receiver.SetMode({ mode: 'slow' });
+    assert.match(refused.error, /delay/);
+    assert.match((await receiver.SetMode({ mode: 'nope' })).error, /mode must be one of/);
+  } finally {
+    const stopped = await receiver.Stop();
+    assert.equal(stopped.code, 0);
+    assert.match(stopped.stderr, /"garbage":1,"notHttp":1,"partial":1/);
+  }
+});
+
+test('slow mode answers after the delay, and notes a client that hangs up first', async () => {
+  const receiver = await StartReceiver(['--mode', 'slow', '--delay-ms', '300']);
+  try {
+    const body = BuildRequestBytes();
+    const start = Date.now();
+    assert.equal((await Post(receiver.port, '/v1/traces', body, kProtobuf)).status, 200);
+    assert.ok(Date.now() - start >= 290, 'answered before the delay');
+
+    await receiver.SetMode({ mode: 'slow', delayMs: 5000 });
+    await assert.rejects(Post(receiver.port, '/v1/traces', body, kProtobuf, 200), /timed out/);
+    // The abandoned line is written when the receiver sees the client go.
+    let lines = receiver.Lines();
+    while (!lines.some((l) => l.abandoned)) {
+      await new Promise((r) => setTimeout(r, 20));
+      lines = receiver.Lines();
+    }
+    assert.deepEqual(lines.map((l) => Object.keys(l).filter((k) => k !== 'receivedAt')[0]),
+      ['slowStarted', 'contentEncoding', 'slowStarted', 'abandoned']);
+    assert.equal(lines[1].slowMs, 300);
+    CheckAccepted(lines[1], 'identity');
+    assert.equal(lines[3].spanCount, 1);
+    assert.ok(lines[3].afterMs >= 150 && lines[3].afterMs < 2000, `afterMs ${lines[3].afterMs}`);
+  } finally {
+    const stopped = await receiver.Stop();
+    assert.equal(stopped.code, 0);
+    assert.match(stopped.stderr, /"accepted":1,/);
+    assert.match(stopped.stderr, /"abandoned":1,/);
+  }
+});
+
+test('invalid mode flags are refused', () => {
+  const { ParseOptions } = require('./otlp_receiver');
+  assert.throws(() => ParseOptions(['--out', 'x', '--mode', 'slow']), /delay/);
+  assert.throws(() => ParseOptions(['--out', 'x', '--mode', 'status', '--status', '200']), /400-599/);
+  assert.throws(() => ParseOptions(['--out', 'x', '--mode', 'ok', '--mode-requests', '0']), /positive/);
+  assert.deepEqual(ParseOptions(['--out', 'x', '--mode', 'partial', '--reject-spans', '2']).mode,
+    { mode: 'partial', rejectSpans: 2 });
 });

@@ -88,12 +88,23 @@ void RequestParser::OnEnd(Ending ending) {
   done_.push_back(std::exchange(current_, {}));
 }
 
-void ResponseParser::PushRequestMethod(std::string_view method, bool closely) {
+void ResponseParser::PushRequestMethod(std::string_view method, bool closely,
+                                       std::uint64_t count) {
+  if (count == 0) return;
   if (methods_.size() >= kMaxPendingMethods) {
     methods_.pop_front();
     ++mutable_stats().dropped_methods;
   }
-  methods_.push_back({std::string(method), closely});
+  methods_.push_back({std::string(method), closely, count});
+}
+
+void ResponseParser::DropRequestMethods(std::uint64_t count) {
+  while (count > 0 && !methods_.empty()) {
+    const std::uint64_t used = std::min(count, methods_.front().count);
+    methods_.front().count -= used;
+    count -= used;
+    if (methods_.front().count == 0) methods_.pop_front();
+  }
 }
 
 std::vector<Response> ResponseParser::TakeResponses() { return std::exchange(done_, {}); }
@@ -109,7 +120,7 @@ ResponseParser::BodyPlan ResponseParser::OnHead(std::string_view head) {
   const std::string method = methods_.empty() ? "GET" : methods_.front().method;
   const bool closely = !methods_.empty() && methods_.front().closely;
   // An interim response precedes the final one to the same request.
-  if (!interim && !methods_.empty()) methods_.pop_front();
+  if (!interim) DropRequestMethods(1);
   if (status == 101 || (method == "CONNECT" && status >= 200 && status < 300)) {
     current_.tunnel = true;
     return {Framing::kTunnel, 0};

@@ -48,7 +48,10 @@ class ResponseParser : public internal::MessageParser {
  public:
   explicit ResponseParser(ParserLimits limits = {}) : MessageParser(false, limits) {}
   // `closely`: its response is followed closely (see ParserLimits).
-  void PushRequestMethod(std::string_view method, bool closely = false);
+  // `count` requests in a row with this method (lost requests: GET's framing).
+  void PushRequestMethod(std::string_view method, bool closely = false, std::uint64_t count = 1);
+  // The oldest `count` requests' responses were lost: their methods go unused.
+  void DropRequestMethods(std::uint64_t count);
   std::vector<Response> TakeResponses();
   std::size_t PendingMethods() const { return methods_.size(); }
 
@@ -61,6 +64,7 @@ class ResponseParser : public internal::MessageParser {
   struct Pending {
     std::string method;
     bool closely = false;
+    std::uint64_t count = 1;  // requests in a row with this method
   };
   std::deque<Pending> methods_;
   Response current_;

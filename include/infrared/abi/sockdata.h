@@ -69,19 +69,33 @@ struct infrared_sock_open_event {
   __u8 remote_addr[16];
 };
 
+/* What one direction of a connection or TLS stream lost to a full ring
+ * buffer: once an event of a call cannot be reserved, the rest of that call is
+ * not sent and counted here. Cumulative; every data event carries the values
+ * of its direction, so userspace knows the exact size of each gap and how many
+ * HTTP/1 messages began in it (exact when messages begin at the start of a
+ * read or write, as clients and servers do unless they pipeline). */
+struct infrared_stream_loss {
+  __u64 bytes;  /* bytes of calls not delivered */
+  __u32 starts; /* lost calls whose first bytes began an HTTP/1 message */
+  __u32 reserved;
+};
+
 struct infrared_sock_data_event {
   struct infrared_sock_header header;
-  __u32 direction;  /* enum infrared_sock_direction */
-  __u32 flags;      /* INFRARED_SOCK_* */
-  __u64 call_bytes; /* bytes the syscall moved in all (its return value) */
-  __u64 offset;     /* where data[0] sits within those bytes */
-  __u32 captured;   /* bytes of data[] that are valid */
-  __u32 reserved;
+  __u32 direction;   /* enum infrared_sock_direction */
+  __u32 flags;       /* INFRARED_SOCK_* */
+  __u64 call_bytes;  /* bytes the syscall moved in all (its return value) */
+  __u64 offset;      /* where data[0] sits within those bytes */
+  __u32 captured;    /* bytes of data[] that are valid */
+  __u32 lost_starts; /* infrared_stream_loss.starts of this direction, before this call */
+  __u64 lost_bytes;  /* infrared_stream_loss.bytes of this direction, before this call */
   char data[INFRARED_SOCK_CHUNK];
 };
 
 struct infrared_sock_close_event {
   struct infrared_sock_header header;
+  struct infrared_stream_loss loss[2]; /* egress, ingress: what the last calls lost */
 };
 
 /* header.conn.pid mapped a file named like a TLS library, executable. */
@@ -127,6 +141,7 @@ struct infrared_tls_stream {
   __u64 generation; /* bpf_ktime_get_ns() at first sight */
   __s32 fd;         /* the socket beneath, -1 until known */
   __u32 flags;      /* INFRARED_CONN_SKIP */
+  struct infrared_stream_loss loss[2]; /* egress, ingress */
 };
 
 enum infrared_sock_drop {

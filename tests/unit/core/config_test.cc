@@ -55,6 +55,7 @@ std::string Joined(const std::vector<std::string>& items) {
 // Reads a field by its config key, written independently of config.cc's table.
 std::string FieldOf(const Config& config, const std::string& key) {
   if (key == "web.listen_address") return config.web_listen_address;
+  if (key == "metrics.series_idle_seconds") return std::to_string(config.metrics_series_idle_seconds);
   if (key == "log.format") return config.log_format;
   if (key == "log.level") return config.log_level;
   if (key == "process.max_processes") return std::to_string(config.process_max_processes);
@@ -126,6 +127,8 @@ struct KeyRow {
 const std::vector<KeyRow> kKeyRows = {
     {"web.listen_address", "--web.listen-address", "--web.listen_address", ":9464",
      "127.0.0.1:9100"},
+    {"metrics.series_idle_seconds", "--metrics.series-idle-seconds",
+     "--metrics.series_idle_seconds", "3600", "0"},
     {"log.format", "--log.format", "--log.format", "json", "text"},
     {"log.level", "--log.level", "--log.level", "info", "debug"},
     {"process.max_processes", "--process.max-processes", "--process.max_processes", "32768",

@@ -178,6 +178,26 @@ TEST(CallReaderTest, CutRequestTakesTheResponseModel) {
   EXPECT_EQ(call.response.usage.input_tokens, 1500u);
 }
 
+// Model names are the peer's text and become metric labels: a hostile or broken
+// peer's megabyte "model" is cut to kMaxModelBytes, never inside a UTF-8 character.
+TEST(CallReaderTest, OverlongModelsAreCut) {
+  Exchange exchange =
+      Call("/v1/chat/completions", R"({"model":")" + std::string(5000, 'q') + R"(","messages":[]})",
+           200, {{"Content-Type", "application/json"}});
+  std::string accented = "r";
+  for (int i = 0; i < 3000; ++i) accented += "\xc3\xa9";  // é, two bytes
+  Arrive(exchange, {{R"({"id":"c","model":")" + accented + R"(","choices":[]})", 1100 * kMs}});
+  const CallRecord call = ReadCall(*RecogniseCall(exchange, {}), exchange, {});
+  ASSERT_EQ(call.request.model.size(), kMaxModelBytes);
+  EXPECT_EQ(call.request.model, std::string(kMaxModelBytes, 'q'));
+  // Byte 256 is the second of an é: the cut falls before that é.
+  ASSERT_EQ(call.response.model.size(), kMaxModelBytes - 1);
+  EXPECT_EQ(call.response.model, accented.substr(0, kMaxModelBytes - 1));
+
+  Exchange fitting = Call("/v1/chat/completions", R"({"model":"gpt-4o-mini"})", 200, {});
+  EXPECT_EQ(ReadCall(*RecogniseCall(fitting, {}), fitting, {}).request.model, "gpt-4o-mini");
+}
+
 TEST(CallReaderTest, NotAnLlmCall) {
   Exchange exchange = Call("/v1/users", "{}", 200, {});
   EXPECT_FALSE(RecogniseCall(exchange, {}));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -68,8 +69,10 @@ class ConnTrackerTest : public ::testing::Test {
 
   // One event of a call.
   void Event(const ConnId& conn, Direction direction, std::string_view data, std::uint64_t offset,
-             std::uint64_t call_bytes, bool last, std::uint64_t ts) {
+             std::uint64_t call_bytes, bool last, std::uint64_t ts, StreamLoss lost = {}) {
     DataEvent event;
+    event.lost_bytes = lost.bytes;
+    event.lost_starts = lost.starts;
     event.conn = conn;
     event.timestamp_ns = ts;
     event.direction = direction;
@@ -81,18 +84,29 @@ class ConnTrackerTest : public ::testing::Test {
   }
 
   // A whole call, every byte copied.
-  void Call(const ConnId& conn, Direction direction, const std::string& bytes, std::uint64_t ts) {
+  // `lost`: what the kernel had lost in this direction before the call.
+  void Call(const ConnId& conn, Direction direction, const std::string& bytes, std::uint64_t ts,
+            StreamLoss lost = {}) {
     if (bytes.empty()) {
-      Event(conn, direction, {}, 0, 0, true, ts);
+      Event(conn, direction, {}, 0, 0, true, ts, lost);
       return;
     }
     for (std::uint64_t offset = 0; offset < bytes.size(); offset += kChunk) {
       const std::string_view data = std::string_view(bytes).substr(offset, kChunk);
-      Event(conn, direction, data, offset, bytes.size(), offset + data.size() == bytes.size(), ts);
+      Event(conn, direction, data, offset, bytes.size(), offset + data.size() == bytes.size(), ts,
+            lost);
     }
   }
 
-  void Close(const ConnId& conn, std::uint64_t ts) { tracker_->OnClose(CloseEvent{conn, ts}); }
+  void Close(const ConnId& conn, std::uint64_t ts, std::array<StreamLoss, 2> lost = {}) {
+    tracker_->OnClose(CloseEvent{conn, ts, lost});
+  }
+
+  std::uint64_t Dropped(const std::string& reason) const {
+    std::uint64_t total = 0;
+    for (const auto& [name, count] : drops_) total += name == reason ? count : 0;
+    return total;
+  }
 
   std::vector<std::string> Targets() const {
     std::vector<std::string> targets;
@@ -399,7 +413,8 @@ TEST_F(ConnTrackerTest, LostLastEventIsAGap) {
   Event(kConn, Direction::kIngress, std::string_view(response).substr(0, kChunk), 0,
         response.size(), false, 20);
   EXPECT_THAT(sink_.exchanges, IsEmpty());
-  Call(kConn, Direction::kIngress, Ok("b"), 30);
+  // The kernel stopped sending that call and counted the rest of it as lost.
+  Call(kConn, Direction::kIngress, Ok("b"), 30, StreamLoss{response.size() - kChunk, 0});
 
   ASSERT_EQ(sink_.exchanges.size(), 2u);
   EXPECT_EQ(sink_.exchanges[0].exchange.response.status_code, 200);
@@ -548,6 +563,132 @@ TEST_F(ConnTrackerTest, ReusedFdWithNewGenerationIsAnotherConnection) {
   EXPECT_EQ(sink_.exchanges[1].exchange.request.target, "/old");
   EXPECT_EQ(sink_.exchanges[1].exchange.response.status_code, 0);
   EXPECT_EQ(tracker_->Size(), 1u);
+}
+
+// Whole calls lost to a full ring buffer, in every combination over four
+// keep-alive exchanges, on both ends: the exchanges seen are reported with
+// their own responses, and each lost one is counted exactly once, whichever
+// side was lost and whenever the agent learnt of it (the next call in that
+// direction, or the close).
+TEST_F(ConnTrackerTest, LostMessagesKeepTheirPlaceAndAreCountedOnce) {
+  constexpr int kExchanges = 4;
+  for (Role role : {Role::kClient, Role::kServer}) {
+    const Direction request_direction = role == Role::kClient ? Direction::kEgress : Direction::kIngress;
+    const Direction response_direction =
+        role == Role::kClient ? Direction::kIngress : Direction::kEgress;
+    for (int pattern = 0; pattern < (1 << (2 * kExchanges)); ++pattern) {
+      Reset(TrackerLimits{});
+      sink_.exchanges.clear();
+      drops_.clear();
+      Open(kConn, role);
+      StreamLoss lost_requests, lost_responses;
+      std::vector<std::string> expected;
+      int lost = 0;
+      std::uint64_t ts = 10;
+      for (int i = 0; i < kExchanges; ++i) {
+        const bool request_lost = (pattern >> (2 * i)) & 1;
+        const bool response_lost = (pattern >> (2 * i + 1)) & 1;
+        const std::string target = "/" + std::to_string(i);
+        // One response spans several events.
+        const std::string body = i == 1 ? Body(40000) : target;
+        const std::string request = Get(target);
+        const std::string response = Ok(body);
+        if (request_lost) {
+          lost_requests.bytes += request.size();
+          ++lost_requests.starts;
+        } else {
+          Call(kConn, request_direction, request, ts++, lost_requests);
+        }
+        if (response_lost) {
+          lost_responses.bytes += response.size();
+          ++lost_responses.starts;
+        } else {
+          Call(kConn, response_direction, response, ts++, lost_responses);
+        }
+        if (request_lost || response_lost) {
+          ++lost;
+        } else {
+          expected.push_back(target);
+        }
+      }
+      std::array<StreamLoss, 2> at_close;
+      at_close[request_direction == Direction::kEgress ? 0 : 1] = lost_requests;
+      at_close[response_direction == Direction::kEgress ? 0 : 1] = lost_responses;
+      Close(kConn, ts, at_close);
+
+      const std::string where = "pattern " + std::to_string(pattern) + (role == Role::kClient ? " client" : " server");
+      EXPECT_EQ(Targets(), expected) << where;
+      for (const Recorded& recorded : sink_.exchanges) {
+        const std::string& target = recorded.exchange.request.target;
+        EXPECT_EQ(recorded.exchange.response.status_code, 200) << where;
+        if (target == "/1") {
+          EXPECT_EQ(recorded.exchange.response.body_size, 40000u) << where;
+        } else {
+          EXPECT_EQ(recorded.exchange.response.body, target) << where;
+        }
+      }
+      EXPECT_EQ(Dropped("request_lost") + Dropped("response_lost") + Dropped("exchange_lost"),
+                static_cast<std::uint64_t>(lost))
+          << where;
+      EXPECT_EQ(Dropped("pending_overflow") + Dropped("connection_expired"), 0u) << where;
+    }
+  }
+}
+
+// The kernel stopped copying a call midway (the ring buffer filled): the gap
+// is the rest of the call, of known size, so the body keeps its framing.
+TEST_F(ConnTrackerTest, CallCutByTheKernelKeepsFraming) {
+  Open(kConn, Role::kServer);
+  Call(kConn, Direction::kIngress, Get("/a"), 10);
+  const std::string response = Ok(Body(40000));
+  Event(kConn, Direction::kEgress, std::string_view(response).substr(0, kChunk), 0,
+        response.size(), false, 11);
+  Call(kConn, Direction::kIngress, Get("/b"), 12);
+  Call(kConn, Direction::kEgress, Ok("b"), 13, StreamLoss{response.size() - kChunk, 0});
+  EXPECT_THAT(Targets(), ElementsAre("/a", "/b"));
+  EXPECT_EQ(sink_.exchanges[1].exchange.response.body, "b");
+  EXPECT_EQ(Dropped("stream_gap"), 1u);
+  EXPECT_EQ(Dropped("response_lost") + Dropped("request_lost") + Dropped("exchange_lost"), 0u);
+}
+
+// More exchanges lost in a row than a connection's queue holds (the agent was
+// stopped while a keep-alive connection went on): the ones after still pair
+// rightly and each lost one is counted once.
+TEST_F(ConnTrackerTest, LostRunLongerThanTheQueue) {
+  for (Role role : {Role::kClient, Role::kServer}) {
+    Reset(TrackerLimits{});
+    sink_.exchanges.clear();
+    drops_.clear();
+    const Direction requests = role == Role::kClient ? Direction::kEgress : Direction::kIngress;
+    const Direction responses = role == Role::kClient ? Direction::kIngress : Direction::kEgress;
+    Open(kConn, role);
+    Call(kConn, requests, Get("/first"), 1);
+    Call(kConn, responses, Ok("/first"), 2);
+    StreamLoss lost_requests, lost_responses;
+    constexpr int kLost = 300;
+    for (int i = 0; i < kLost; ++i) {
+      lost_requests.bytes += Get("/lost").size();
+      ++lost_requests.starts;
+      lost_responses.bytes += Ok("lost").size();
+      ++lost_responses.starts;
+    }
+    for (int i = 0; i < 3; ++i) {
+      const std::string target = "/after" + std::to_string(i);
+      Call(kConn, requests, Get(target), 10 + i, lost_requests);
+      Call(kConn, responses, Ok(target), 20 + i, lost_responses);
+    }
+    std::array<StreamLoss, 2> at_close;
+    at_close[requests == Direction::kEgress ? 0 : 1] = lost_requests;
+    at_close[responses == Direction::kEgress ? 0 : 1] = lost_responses;
+    Close(kConn, 30, at_close);
+    EXPECT_THAT(Targets(), ElementsAre("/first", "/after0", "/after1", "/after2"));
+    for (const Recorded& recorded : sink_.exchanges) {
+      EXPECT_EQ(recorded.exchange.response.body, recorded.exchange.request.target);
+    }
+    EXPECT_EQ(Dropped("request_lost") + Dropped("response_lost") + Dropped("exchange_lost") +
+                  Dropped("pending_overflow"),
+              static_cast<std::uint64_t>(kLost));
+  }
 }
 
 }  // namespace

@@ -224,7 +224,7 @@ TEST(DecodeSockEventTest, DataRecordOfFullStructSize) {
 }
 
 TEST(DecodeSockEventTest, CloseRoundTrips) {
-  const infrared_sock_close_event raw{Header(INFRARED_SOCK_CLOSE)};
+  const infrared_sock_close_event raw{Header(INFRARED_SOCK_CLOSE), {}};
   const SockEvent event = Decode(Bytes(raw));
   ASSERT_TRUE(std::holds_alternative<CloseEvent>(event));
   ExpectConn(std::get<CloseEvent>(event).conn);
@@ -250,7 +250,7 @@ std::vector<unsigned char> Cut(std::vector<unsigned char> record, std::size_t si
 
 std::vector<ErrorCase> ErrorCases() {
   const auto open = Bytes(RawOpen(INFRARED_ROLE_CONNECT, AF_INET));
-  const auto close = Bytes(infrared_sock_close_event{Header(INFRARED_SOCK_CLOSE)});
+  const auto close = Bytes(infrared_sock_close_event{Header(INFRARED_SOCK_CLOSE), {}});
   const auto data = DataRecord("hello", 0, 5, INFRARED_SOCK_LAST);
   const std::string chunk(INFRARED_SOCK_CHUNK, 'x');
   const std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
@@ -277,8 +277,8 @@ std::vector<ErrorCase> ErrorCases() {
        SockDecodeError::kBadDirection},
       {"BadDirection", DataRecord("hello", 0, 5, INFRARED_SOCK_LAST, 3),
        SockDecodeError::kBadDirection},
-      {"TypeZero", Bytes(infrared_sock_close_event{Header(0)}), SockDecodeError::kUnknownType},
-      {"TypeFive", Bytes(infrared_sock_close_event{Header(5)}), SockDecodeError::kUnknownType},
+      {"TypeZero", Bytes(infrared_sock_close_event{Header(0), {}}), SockDecodeError::kUnknownType},
+      {"TypeFive", Bytes(infrared_sock_close_event{Header(5), {}}), SockDecodeError::kUnknownType},
   };
 }
 
@@ -309,7 +309,7 @@ TEST(DecodeSockEventTest, OffsetPlusCapturedWrappingIsBadLength) {
 }
 
 TEST(DecodeSockEventTest, CloseRecordMayCarryTrailingBytes) {
-  std::vector<unsigned char> record = Bytes(infrared_sock_close_event{Header(INFRARED_SOCK_CLOSE)});
+  std::vector<unsigned char> record = Bytes(infrared_sock_close_event{Header(INFRARED_SOCK_CLOSE), {}});
   record.resize(record.size() + 8, 0xee);
   EXPECT_TRUE(std::holds_alternative<CloseEvent>(Decode(record)));
 }

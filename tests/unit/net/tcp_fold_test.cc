@@ -268,6 +268,37 @@ TEST(TcpFoldTest, SeriesBeyondTheCapAreDroppedAndCounted) {
   EXPECT_EQ(folder.SeriesDropped(), 1u);
 }
 
+// Series of connections long closed, with nothing new, leave (their process or
+// pod is gone); live ones stay however old; a peer that left frees its place.
+TEST(TcpFoldTest, IdleSeriesLeaveAndFreeTheirPeersPlaces) {
+  std::uint64_t now = 100;
+  TcpFolder::Limits limits;
+  limits.series_idle_ns = 50;
+  limits.max_peers_per_process = 2;
+  TcpFolder folder(limits, Names, [&now] { return now; });
+  const infrared_tcp_sock live = Sock(1, 42, INFRARED_TCP_OUTBOUND, "192.0.2.5", 443, 5);
+  folder.OnClose(Record(INFRARED_TCP_CLOSE, Sock(2, 42, INFRARED_TCP_OUTBOUND, "192.0.2.6", 80, 5),
+                        1000));
+  folder.OnConnect(Record(INFRARED_TCP_CONNECT, Sock(3, 7, INFRARED_TCP_OUTBOUND, "192.0.2.7", 80, 5),
+                          1000, INFRARED_TCP_ESTABLISHED));
+  std::vector<MetricFamily> out = Collect(folder, {live});
+  EXPECT_EQ(Value(out, "tcp_connections_opened", {{"server_port", "80"}, {"service_name", "checkout"}}), 1);
+  EXPECT_EQ(FamilyNamed(out, "tcp_connect_duration_seconds")->histograms.size(), 1u);
+  now = 140;  // 40 ns later: still there
+  out = Collect(folder, {live});
+  EXPECT_EQ(Value(out, "tcp_connections_opened", {{"server_port", "80"}, {"service_name", "checkout"}}), 1);
+  now = 200;  // idle 100 ns: the closed one and the connect histogram go, the live one stays
+  out = Collect(folder, {live});
+  EXPECT_EQ(Value(out, "tcp_connections_opened", {{"server_port", "80"}, {"service_name", "checkout"}}),
+            std::nullopt);
+  EXPECT_EQ(FamilyNamed(out, "tcp_connect_duration_seconds")->histograms.size(), 0u);
+  EXPECT_EQ(Value(out, "tcp_connections_active", {{"server_port", "443"}}), 1);
+  // checkout's second peer place is free again: a new peer is not folded.
+  out = Collect(folder, {live, Sock(4, 42, INFRARED_TCP_OUTBOUND, "192.0.2.8", 8080, 6)});
+  EXPECT_EQ(Value(out, "tcp_connections_active", {{"server_port", "8080"}}), 1);
+  EXPECT_EQ(folder.PeersFolded(), 0u);
+}
+
 TEST(TcpFoldTest, UnknownOwnerIsLabelledUnknown) {
   TcpFolder folder({}, Names);
   std::vector<MetricFamily> out =

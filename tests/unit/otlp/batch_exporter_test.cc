@@ -160,6 +160,11 @@ class FakeTransport : public Transport {
     return response;
   }
 
+  void FinishWithin(milliseconds budget) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    budgets_.push_back(budget);
+  }
+
   void Script(std::vector<HttpResponse> script) { script_ = std::move(script); }
   // Runs `hook` inside call number `index` (from 0), before it answers.
   void OnCall(std::size_t index, std::function<void()> hook) { hooks_[index] = std::move(hook); }
@@ -171,6 +176,11 @@ class FakeTransport : public Transport {
     std::lock_guard<std::mutex> lock(mutex_);
     return calls_;
   }
+  // The budgets FinishWithin was given, in order.
+  std::vector<milliseconds> Budgets() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return budgets_;
+  }
 
  private:
   FakeClock& clock_;
@@ -179,6 +189,7 @@ class FakeTransport : public Transport {
   std::vector<HttpResponse> script_;
   std::map<std::size_t, std::function<void()>> hooks_;
   std::vector<Call> calls_;
+  std::vector<milliseconds> budgets_;
 };
 
 telemetry::Span Named(std::string name) {
@@ -381,11 +392,12 @@ TEST_F(BatchExporterTest, PartialSuccessCountsRejectedSpans) {
     std::string body;
     std::uint64_t exported;
     std::uint64_t rejected;
+    std::uint64_t unreadable;
   };
   const Case cases[] = {
-      {"partial:2:bad span", 3, 2},       {"partial:0:just a warning", 5, 0},
-      {"partial:9:more than sent", 0, 5}, {"partial:-4:nonsense", 5, 0},
-      {"not a partial success", 5, 0},    {"", 5, 0},
+      {"partial:2:bad span", 3, 2, 0},       {"partial:0:just a warning", 5, 0, 0},
+      {"partial:9:more than sent", 0, 5, 0}, {"partial:-4:nonsense", 5, 0, 0},
+      {"not a partial success", 5, 0, 1},    {"", 5, 0, 0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.body);
@@ -399,8 +411,31 @@ TEST_F(BatchExporterTest, PartialSuccessCountsRejectedSpans) {
     exporter.Shutdown();
     EXPECT_EQ(exporter.Counters().exported, c.exported);
     EXPECT_EQ(exporter.Counters().rejected, c.rejected);
+    EXPECT_EQ(exporter.Counters().unreadable_responses, c.unreadable);
     EXPECT_EQ(exporter.Counters().failed, 0u);
+    EXPECT_EQ(exporter.Counters().retried, 0u);
+    EXPECT_EQ(transport.Calls().size(), 1u);
   }
+}
+
+TEST_F(BatchExporterTest, UnreadableSuccessBodyCountsAsExportedAndIsNotSentAgain) {
+  options_.max_batch = 3;
+  // A 200 whose body is not an export response, then a 2xx other than 200.
+  transport_.Script({Status(200, std::string("\xff\xff garbage", 10)), Status(202, "<html>")});
+  Make();
+  OfferMany(5);
+  exporter_->Shutdown();
+
+  const ExportCounters counters = exporter_->Counters();
+  EXPECT_EQ(counters.exported, 5u);
+  EXPECT_EQ(counters.unreadable_responses, 2u);
+  EXPECT_EQ(counters.failed, 0u);
+  EXPECT_EQ(counters.rejected, 0u);
+  EXPECT_EQ(counters.retried, 0u);
+  EXPECT_EQ(transport_.Calls().size(), 2u);
+  EXPECT_EQ(exporter_->LastError(),
+            "The collector answered HTTP 202 with a body that is not an export response; its 2 "
+            "spans count as exported: <html>");
 }
 
 TEST_F(BatchExporterTest, PartialSuccessMessageIsKept) {
@@ -539,6 +574,38 @@ TEST_F(BatchExporterTest, ShutdownInterruptsABackoffForOneLastAttempt) {
   const ExportCounters counters = exporter_->Counters();
   EXPECT_EQ(counters.retried, 1u);
   EXPECT_EQ(counters.failed, 1u);  // the following 30s wait would pass the deadline
+}
+
+TEST_F(BatchExporterTest, ShutdownHoldsTheTransportToTheSameDeadline) {
+  options_.shutdown_timeout = 5s;
+  Make();
+  exporter_->Start();
+  EXPECT_TRUE(transport_.Budgets().empty());
+  exporter_->Shutdown();
+  exporter_->Shutdown();
+  EXPECT_EQ(transport_.Budgets(), (std::vector<milliseconds>{5s}));
+}
+
+TEST_F(BatchExporterTest, AnAbandonedRequestAtTheDeadlineCountsAsFailed) {
+  options_.max_batch = 2;
+  options_.shutdown_timeout = 5s;
+  Make();
+  OfferMany(3);
+  // The transport gives up at the deadline, as CurlTransport does after FinishWithin.
+  HttpResponse abandoned = Status(0);
+  abandoned.error = "abandoned at the shutdown deadline";
+  transport_.Script({abandoned});
+  transport_.OnCall(0, [&] { clock_.Advance(5s); });
+  exporter_->Shutdown();
+
+  const ExportCounters counters = exporter_->Counters();
+  EXPECT_EQ(transport_.Calls().size(), 1u);
+  EXPECT_EQ(counters.failed, 3u);  // the batch in flight and the one still queued
+  EXPECT_EQ(counters.exported, 0u);
+  EXPECT_EQ(counters.retried, 0u);
+  EXPECT_EQ(exporter_->LastError(),
+            "Dropped 2 spans at the shutdown deadline; the last attempt: abandoned at the "
+            "shutdown deadline.");
 }
 
 TEST_F(BatchExporterTest, OfferAfterShutdownIsRefusedAndCounted) {

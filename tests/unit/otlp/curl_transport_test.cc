@@ -299,6 +299,74 @@ TEST(CurlTransportTest, TimeoutIsStatusZero) {
   EXPECT_NE(response.error.find("timed out"), std::string::npos) << response.error;
 }
 
+TEST(CurlTransportTest, AnAnswerThatIsNotHttpIsStatusZero) {
+  // Bytes that are no status line, then the connection closes.
+  ScriptedServer server({std::string("\x8f\x00\x17garbage\r\n\r\n\xff\xfe", 16)});
+  CurlTransportOptions options;
+  options.url = server.Url();
+  options.timeout = 5000ms;
+  auto transport = MakeTransport(options);
+  const auto before = std::chrono::steady_clock::now();
+  const HttpResponse response = transport->Post("a");
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 4s);  // not the timeout
+  EXPECT_EQ(response.status, 0);
+  EXPECT_FALSE(response.error.empty());
+  EXPECT_EQ(server.Requests().size(), 1u);
+}
+
+TEST(CurlTransportTest, A200WithAnyBodyIsReturnedAsIs) {
+  const std::string garbage("\xff\xff\xff\x00not protobuf", 15);
+  ScriptedServer server({Response("200 OK", "Content-Type: application/x-protobuf\r\n", garbage)});
+  CurlTransportOptions options;
+  options.url = server.Url();
+  auto transport = MakeTransport(options);
+  const HttpResponse response = transport->Post("a");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, garbage);
+}
+
+TEST(CurlTransportTest, FinishWithinAbandonsATransferInProgress) {
+  ScriptedServer server({""});  // never answers
+  CurlTransportOptions options;
+  options.url = server.Url();
+  options.timeout = 30000ms;
+  auto transport = MakeTransport(options);
+  std::thread shutdown([&] {
+    // Once the request has arrived, so that the transfer is surely in progress.
+    while (server.Requests().empty()) std::this_thread::sleep_for(5ms);
+    transport->FinishWithin(200ms);
+  });
+  const auto before = std::chrono::steady_clock::now();
+  const HttpResponse response = transport->Post("a");
+  const auto took = std::chrono::steady_clock::now() - before;
+  shutdown.join();
+  EXPECT_EQ(response.status, 0);
+  EXPECT_EQ(response.error, "abandoned at the shutdown deadline");
+  // libcurl polls its progress function about once a second while idle.
+  EXPECT_LT(took, 5s);
+}
+
+TEST(CurlTransportTest, FinishWithinShortensLaterPostsAndThenRefusesThem) {
+  ScriptedServer server({""});
+  CurlTransportOptions options;
+  options.url = server.Url();
+  options.timeout = 30000ms;
+  auto transport = MakeTransport(options);
+  transport->FinishWithin(300ms);
+  transport->FinishWithin(60s);  // a later, longer budget never extends the deadline
+  const auto before = std::chrono::steady_clock::now();
+  const HttpResponse cut = transport->Post("a");
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 5s);
+  EXPECT_EQ(cut.status, 0);
+  EXPECT_FALSE(cut.error.empty());
+
+  std::this_thread::sleep_for(350ms);
+  const HttpResponse refused = transport->Post("b");
+  EXPECT_EQ(refused.status, 0);
+  EXPECT_EQ(refused.error, "not sent: the shutdown deadline has passed");
+  EXPECT_EQ(server.Requests().size(), 1u);
+}
+
 TEST(CurlTransportTest, UnreadableCaFileFailsTheTlsConnection) {
   ScriptedServer server({""});
   CurlTransportOptions options;

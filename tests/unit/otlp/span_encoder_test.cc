@@ -338,6 +338,10 @@ TEST(PartialSuccessTest, GarbageIsRejected) {
   EXPECT_FALSE(
       ParsePartialSuccess(std::string("\x0a\x10\x08", 3), rejected, message));  // truncated
   EXPECT_FALSE(ParsePartialSuccess("<html>502 Bad Gateway</html>", rejected, message));
+  // What tests/peers/otlp_receiver.js answers in its garbage mode: eleven 0xff
+  // bytes are a varint longer than any tag, whatever random bytes follow.
+  EXPECT_FALSE(
+      ParsePartialSuccess(std::string(11, '\xff') + "\x0a\x02\x08\x01", rejected, message));
 }
 
 // The repository's proto root, found from this file's path.

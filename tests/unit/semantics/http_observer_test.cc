@@ -126,6 +126,9 @@ class HttpObserverTest : public ::testing::Test {
           .on_llm_call = [this](std::uint32_t pid) { llm_callers_.push_back(pid); },
           .host_name = "node-1",
           .routes = routes_,
+          .max_routes_per_service = max_routes_,
+          .route_idle_ns = 1000,
+          .on_route_folded = [this] { ++routes_folded_; },
       });
     }
     return *observer_;
@@ -149,6 +152,8 @@ class HttpObserverTest : public ::testing::Test {
   std::optional<RouteMatcher> routes_;
   bool spans_enabled_ = true;
   int spans_dropped_ = 0;
+  std::size_t max_routes_ = 256;
+  int routes_folded_ = 0;
   ProcessIdentity identity_{.executable_name = "python3",
                             .service_name = "checkout",
                             .command_line = "python3 app.py",
@@ -227,6 +232,51 @@ TEST_F(HttpObserverTest, ClientNotFoundUsesHostHeader) {
   ASSERT_EQ(requests.count(labels), 1u);
   EXPECT_EQ(BucketOf(requests.at(labels)), 0);  // <= 0
   EXPECT_THAT(Series(registry_, "http_server_request_duration_seconds"), IsEmpty());
+}
+
+// A client scanning paths does not grow /metrics without end: beyond the
+// budget, new routes are "_other" until one goes unused for route_idle_ns
+// (1000 ns here); spans keep the route.
+TEST_F(HttpObserverTest, RoutesPerServiceAreBounded) {
+  max_routes_ = 2;
+  auto at = [](std::string target, std::uint64_t end_ns) {
+    Exchange exchange = MakeExchange("GET", std::move(target), 200);
+    exchange.request.start_ns = exchange.request.end_ns = end_ns;
+    exchange.response.start_ns = exchange.response.end_ns = end_ns;
+    return exchange;
+  };
+  Observer().OnExchange(ServerConnection(), at("/a", 100));
+  Observer().OnExchange(ServerConnection(), at("/b", 200));
+  Observer().OnExchange(ServerConnection(), at("/c", 300));
+  Observer().OnExchange(ServerConnection(), at("/a", 400));  // known: kept
+  const auto series = Series(registry_, "http_server_request_duration_seconds");
+  EXPECT_EQ(series.size(), 3u);
+  EXPECT_EQ(series.at(ServerLabels("GET", "200", "/a", "")).count, 2u);
+  EXPECT_EQ(series.at(ServerLabels("GET", "200", "_other", "")).count, 1u);
+  EXPECT_EQ(routes_folded_, 1);
+  // /b unused for more than 1000 ns: /d takes its place.
+  Observer().OnExchange(ServerConnection(), at("/a", 1300));
+  Observer().OnExchange(ServerConnection(), at("/d", 1300));
+  EXPECT_EQ(Series(registry_, "http_server_request_duration_seconds")
+                .count(ServerLabels("GET", "200", "/d", "")),
+            1u);
+  EXPECT_EQ(routes_folded_, 1);
+  // Spans name the route whatever the metrics do.
+  std::vector<telemetry::Span> spans;
+  queue_.PopBatch(spans, 16, std::chrono::milliseconds(0));
+  ASSERT_EQ(spans.size(), 6u);
+  EXPECT_EQ(spans[2].name, "GET /c");
+}
+
+TEST_F(HttpObserverTest, HostHeadersThatNameNoHostAreNotLabels) {
+  Observer().OnExchange(ClientConnection(),
+                        MakeExchange("GET", "/", 200, {{"Host", std::string(300, 'a')}}));
+  Observer().OnExchange(ClientConnection(),
+                        MakeExchange("GET", "/", 200, {{"Host", "evil\"host\n"}}));
+  const auto durations = Series(registry_, "http_client_request_duration_seconds");
+  ASSERT_EQ(durations.size(), 1u);
+  EXPECT_EQ(durations.begin()->second.count, 2u);
+  EXPECT_EQ(durations.count(ClientLabels("GET", "200", "93.184.216.34", "80", "")), 1u);
 }
 
 TEST_F(HttpObserverTest, ClientWithoutHostHeaderUsesPeerAddress) {

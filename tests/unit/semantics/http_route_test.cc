@@ -41,6 +41,9 @@ INSTANTIATE_TEST_SUITE_P(
         RouteCase{"/files/report%20final", "/files/report%20final"},
         RouteCase{"/files/%31%32%33", "/files/%31%32%33"},
         RouteCase{"/static/app.min.js", "/static/app.min.js"},
+        // A segment of 64 bytes is kept; a longer one is no route's: an id.
+        RouteCase{"/w/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "/w/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+        RouteCase{"/w/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/z", "/w/{id}/z"},
         RouteCase{"/search?q=123&page=2", "/search"},
         RouteCase{"/users/42?x=1#frag", "/users/{id}"}, RouteCase{"/page#section/9", "/page"},
         RouteCase{"/?q=1", "/"}, RouteCase{"?q=1", "/"},

@@ -132,7 +132,80 @@ TEST(MetricRegistryTest, ConcurrentObservationsAreExact) {
   EXPECT_THAT(sample.bucket_counts, ElementsAre(kPerThread, kPerThread));
 }
 
+TEST(MetricRegistryTest, IdleSeriesOfExpiringFamiliesAreRemoved) {
+  MetricRegistry registry;
+  HistogramFamily& durations = registry.AddHistogram("durations", "", {"route"}, {1, 2});
+  CounterFamily& calls = registry.AddCounter("calls", "", {"model"});
+  CounterFamily& drops = registry.AddCounter("drops", "", {"reason"});  // never expires
+  durations.ExpireIdle();
+  calls.ExpireIdle();
+  drops.WithLabels({"full"}).Inc();
+  ObserveAt(durations, {"/a"}, 100, 0.5);
+  ObserveAt(durations, {"/b"}, 200, 1.5);
+  ObserveAt(durations, {"/a"}, 300, 0.5);  // /a used again: kept
+  IncAt(calls, {"m1"}, 150, 2);
+
+  EXPECT_EQ(registry.RemoveIdleSeries(250), 2u);  // /b and m1
+  ASSERT_EQ(durations.Size(), 1u);
+  const MetricFamily kept = durations.Snapshot();
+  EXPECT_EQ(kept.histograms[0].labels[0].value, "/a");
+  EXPECT_EQ(kept.histograms[0].count, 2u);
+  EXPECT_EQ(calls.Size(), 0u);
+  EXPECT_EQ(drops.Size(), 1u);
+
+  // A series that comes back starts again from zero (a counter reset to Prometheus).
+  IncAt(calls, {"m1"}, 400);
+  EXPECT_EQ(calls.Snapshot().samples[0].value, 1);
+  // An older timestamp than the series' last use does not age it.
+  ObserveAt(durations, {"/a"}, 10, 0.5);
+  EXPECT_EQ(registry.RemoveIdleSeries(300), 0u);
+  EXPECT_EQ(registry.RemoveIdleSeries(1000), 2u);
+}
+
+TEST(MetricRegistryTest, CollectDropsGathersEveryDroppedFamilyAndNothingElse) {
+  class Source : public Collector {
+   public:
+    void Collect(std::vector<MetricFamily>& out) override {
+      ++collects;
+      MetricFamily other;
+      other.name = "other";
+      out.push_back(other);
+      MetricFamily dropped;
+      dropped.name = kDroppedFamily;
+      dropped.samples.push_back({{{"stage", "kernel"}, {"reason", "full"}}, 3});
+      out.push_back(dropped);
+    }
+    int collects = 0;
+  } source;
+  class Consuming : public Collector {
+   public:
+    void Collect(std::vector<MetricFamily>&) override { ++collects; }
+    void CollectDrops(std::vector<MetricFamily>&) override {}
+    int collects = 0;
+  } consuming;
+  MetricRegistry registry;
+  registry.AddCounter(kDroppedFamily, "", {"stage", "reason"}).WithLabels({"a", "b"}).Inc(2);
+  registry.AddCounter("events", "", {}).WithLabels({}).Inc();
+  registry.AddCollector(&source);
+  registry.AddCollector(&consuming);
+
+  const std::vector<MetricFamily> drops = registry.CollectDrops();
+  ASSERT_EQ(drops.size(), 2u);
+  EXPECT_EQ(drops[0].samples[0].value, 2);
+  EXPECT_EQ(drops[1].samples[0].value, 3);
+  EXPECT_EQ(source.collects, 1);
+  EXPECT_EQ(consuming.collects, 0);
+}
+
 using MetricRegistryDeathTest = ::testing::Test;
+
+TEST_F(MetricRegistryDeathTest, WithLabelsOnAnExpiringFamilyAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  MetricRegistry registry;
+  CounterFamily& family = registry.AddCounter("calls", "", {"model"});
+  family.ExpireIdle();
+  EXPECT_DEATH(family.WithLabels({"m"}), "expires: update it with Update");
+}
 
 TEST_F(MetricRegistryDeathTest, LabelCountMismatchAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -259,6 +259,29 @@ TEST(StitcherTest, PendingQueueIsBounded) {
   EXPECT_EQ(exchanges.front().response.status_code, 0);
 }
 
+// The responses of requests let go from the full queue still come: they are
+// not paired with the requests after them.
+TEST(StitcherTest, ResponsesOfEvictedRequestsAreNotPaired) {
+  Stitcher stitcher;
+  std::string requests, responses;
+  const std::size_t total = Stitcher::kMaxPendingRequests + 3;
+  for (std::size_t i = 0; i < total; ++i) {
+    requests += "GET /" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+    const std::string body = std::to_string(i);
+    responses += "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\n\r\n" + body;
+  }
+  stitcher.OnRequestBytes(requests, 0, 1);
+  stitcher.OnResponseBytes(responses, 0, 2);
+  const std::vector<Exchange> exchanges = stitcher.TakeExchanges();
+  ASSERT_EQ(exchanges.size(), Stitcher::kMaxPendingRequests);
+  for (const Exchange& exchange : exchanges) {
+    EXPECT_EQ(exchange.request.target, "/" + exchange.response.body);
+  }
+  EXPECT_EQ(stitcher.losses().overflowed, 3u);
+  EXPECT_EQ(stitcher.stats().unmatched_responses, 0u);
+}
+
 TEST(StitcherTest, GapsAndGarbageAreCounted) {
   Stitcher stitcher;
   const std::vector<Exchange> exchanges =
