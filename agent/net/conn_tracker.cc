@@ -97,9 +97,10 @@ bool ConnTracker::Decide(Connection& connection, const DataEvent& event) {
   const bool consistent = connection.info.role == Role::kUnknown || connection.info.role == role;
   if (kind == StreamKind::kNotHttp || !consistent) {
     // A connection the kernel saw open must start with HTTP; one that predates
-    // the agent may have been joined mid-message, so it gets a few calls.
-    if (connection.info.role != Role::kUnknown ||
-        ++connection.undecided_calls >= kUndecidedCallsAllowed) {
+    // the agent, or whose first calls the kernel lost (a full ring buffer),
+    // may be joined mid-message, so it gets a few calls.
+    const bool joined_late = connection.info.role == Role::kUnknown || event.lost_bytes > 0;
+    if (!joined_late || ++connection.undecided_calls >= kUndecidedCallsAllowed) {
       connection.state = Connection::State::kSkipped;
       ++counts_.not_http_connections;
       decisions_.Skip(connection.info.id);

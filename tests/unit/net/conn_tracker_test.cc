@@ -691,5 +691,24 @@ TEST_F(ConnTrackerTest, LostRunLongerThanTheQueue) {
   }
 }
 
+// The kernel lost a connection's first call (its request head) and delivers
+// the next, the body: not taken for "not HTTP"; the next request decides.
+TEST_F(ConnTrackerTest, FirstCallsLostDoNotMakeAConnectionNotHttp) {
+  Open(kConn, Role::kServer);
+  const std::string head = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n";
+  Call(kConn, Direction::kIngress, std::string(20, '\x01'), 10, StreamLoss{head.size(), 1});
+  EXPECT_THAT(decisions_.skipped, IsEmpty());
+  Call(kConn, Direction::kEgress, Ok("a"), 11);  // the lost request's response
+  Call(kConn, Direction::kIngress, Get("/b"), 12, StreamLoss{head.size(), 1});
+  Call(kConn, Direction::kEgress, Ok("b"), 13);
+  EXPECT_THAT(Targets(), ElementsAre("/b"));
+  EXPECT_EQ(sink_.exchanges[0].exchange.response.body, "b");
+  EXPECT_EQ(Dropped("request_lost"), 1u);
+  // Without a loss before it, the same bytes end the connection's capture.
+  Open(ConnId{100, 6, 2000}, Role::kServer);
+  Call(ConnId{100, 6, 2000}, Direction::kIngress, std::string(20, '\x01'), 13);
+  EXPECT_EQ(decisions_.skipped.size(), 1u);
+}
+
 }  // namespace
 }  // namespace infrared::net
