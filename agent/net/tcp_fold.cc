@@ -258,16 +258,19 @@ void TcpFolder::RemoveIdle() {
   const std::uint64_t now = Now();
   if (limits_.series_idle_ns == 0 || now <= limits_.series_idle_ns) return;
   const std::uint64_t cutoff = now - limits_.series_idle_ns;
+  auto idle = [cutoff](const auto& entry) { return entry.second.last_used_ns < cutoff; };
+  if (std::none_of(series_.begin(), series_.end(), idle) &&
+      std::none_of(connects_.begin(), connects_.end(), idle)) {
+    return;
+  }
   // A series with a live socket was used at this scrape; one a remembered
   // open socket still counts in must stay too.
   std::set<SeriesKey> holding;
   for (const auto& [sock, open] : open_) holding.insert(open.key);
   const std::size_t removed =
-      std::erase_if(series_, [&](const auto& entry) {
-        return entry.second.last_used_ns < cutoff && !holding.contains(entry.first);
-      }) +
-      std::erase_if(connects_,
-                    [&](const auto& entry) { return entry.second.last_used_ns < cutoff; });
+      std::erase_if(series_,
+                    [&](const auto& entry) { return idle(entry) && !holding.contains(entry.first); }) +
+      std::erase_if(connects_, idle);
   if (removed == 0) return;
   // The peers still named by a series keep their places under the cap.
   peers_.clear();

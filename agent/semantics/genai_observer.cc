@@ -129,8 +129,10 @@ void GenAiObserver::Record(const genai::CallRecord& call, const CallContext& con
   if (call.time_to_first_chunk_seconds) {
     telemetry::ObserveAt(first_chunk_, labels, now, *call.time_to_first_chunk_seconds);
   }
-  for (double seconds : call.time_per_output_chunk_seconds) {
-    telemetry::ObserveAt(per_chunk_, labels, now, seconds);
+  if (!call.time_per_output_chunk_seconds.empty()) {  // one lookup for all of a stream's chunks
+    per_chunk_.Update(labels, now, [&call](telemetry::Histogram& series) {
+      for (double seconds : call.time_per_output_chunk_seconds) series.Observe(seconds);
+    });
   }
   if (cost) {
     telemetry::IncAt(cost_, labels, now, *cost);
