@@ -31,7 +31,8 @@ struct conn_key {
 
 struct conn_info {
   __u64 generation;
-  __u64 sk; /* the sock, to notice an fd that now names another socket */
+  __u64 sk;   /* the sock, to notice an fd that now names another socket */
+  __u64 file; /* the open file it was last seen through: the same one names the same sock */
   __u32 role;
   __u32 flags; /* INFRARED_CONN_*; SKIP also written by userspace */
   struct infrared_stream_loss loss[2]; /* egress, ingress */
@@ -65,11 +66,12 @@ struct io_args {
   __u32 direction;
 };
 
-/* LRU: a thread that dies inside a syscall never reaches its exit. */
+/* Per thread (task storage: cheaper than a hash map keyed by thread, and
+ * gone with the thread); `kind` 0 when the thread is in no followed call. */
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64); /* pid_tgid */
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, struct io_args);
 } active_io SEC(".maps");
 
@@ -88,15 +90,25 @@ struct {
   __type(value, __u8);
 } selected_comms SEC(".maps");
 
-/* The tracked connection on `fd`, made (and announced) when new, or when the
- * fd now names another socket than the one tracked. */
-static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct sock *sk, __u32 role,
-                                                 bool fresh) {
+/* The tracked connection on `fd` (open as `file`), made (and announced) when
+ * new, or when the fd now names another socket than the one tracked; NULL when
+ * it names no TCP socket. The file is compared first: the same file is the
+ * same socket, found without walking from the file to the sock. */
+static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct file *file,
+                                                 __u32 role, bool fresh) {
   struct conn_key key = {.pid = tgid, .fd = fd};
   struct conn_info *info = bpf_map_lookup_elem(&conns, &key);
-  if (info && !fresh && info->sk == (__u64)sk)
+  if (info && !fresh && file && info->file == (__u64)file)
     return info;
-  struct conn_info made = {.generation = bpf_ktime_get_ns(), .sk = (__u64)sk, .role = role};
+  struct sock *sk = tcp_sock_of_file(file);
+  if (!sk)
+    return 0;
+  if (info && !fresh && info->sk == (__u64)sk) {
+    info->file = (__u64)file; /* the same socket through another file (SCM_RIGHTS, say) */
+    return info;
+  }
+  struct conn_info made = {
+      .generation = bpf_ktime_get_ns(), .sk = (__u64)sk, .file = (__u64)file, .role = role};
   if (bpf_map_update_elem(&conns, &key, &made, BPF_ANY)) {
     bump(&sock_drops, INFRARED_SOCK_DROP_CONN_MAP_FULL);
     return 0;
@@ -206,17 +218,15 @@ static __always_inline void on_mmap(unsigned long prot, int fd) {
 
 static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 iovcnt,
                                      __u32 kind, __u32 direction) {
-  __u64 id = bpf_get_current_pid_tgid();
-  __u32 tgid = id >> 32;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   struct conn_key key = {.pid = tgid, .fd = fd};
   struct conn_info *info = bpf_map_lookup_elem(&conns, &key);
   /* The skip holds for the socket it was decided on, not for a later one the
    * fd may name. */
   if (info && (info->flags & INFRARED_CONN_SKIP)) {
-    struct sock *sk = tcp_sock_of_fd(fd);
-    if (info->sk == (__u64)sk) {
+    if (info->file == (__u64)file_of_fd(fd)) {
       if (info->flags & INFRARED_CONN_TLS) {
-        note_tls_socket(fd, sk, info->role);
+        note_tls_socket(fd, (struct sock *)info->sk, info->role);
         bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
       } else {
         bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
@@ -228,47 +238,45 @@ static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 
     return;
   if (!wanted(tgid))
     return;
-  struct io_args args = {.pointer = pointer,
-                         .syscall = syscall,
-                         .fd = fd,
-                         .iovcnt = iovcnt,
-                         .kind = kind,
-                         .direction = direction};
-  if (bpf_map_update_elem(&active_io, &id, &args, BPF_ANY))
+  struct io_args *args = bpf_task_storage_get(&active_io, bpf_get_current_task_btf(), 0,
+                                              BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!args) {
     bump(&sock_drops, INFRARED_SOCK_DROP_IO_MAP_FULL);
+    return;
+  }
+  args->pointer = pointer;
+  args->syscall = syscall;
+  args->fd = fd;
+  args->iovcnt = iovcnt;
+  args->kind = kind;
+  args->direction = direction;
 }
 
 /* --- exit: copy what moved ------------------------------------------------------ */
 
 static __always_inline void exit_io(long syscall, long ret) {
-  __u64 id = bpf_get_current_pid_tgid();
-  struct io_args *active = bpf_map_lookup_elem(&active_io, &id);
-  if (!active)
+  struct io_args *active = bpf_task_storage_get(&active_io, bpf_get_current_task_btf(), 0, 0);
+  if (!active || !active->kind)
     return;
   struct io_args args = *active;
-  bpf_map_delete_elem(&active_io, &id);
+  active->kind = 0;
   if (syscall >= 0 && syscall != args.syscall)
     return; /* an enter seen without its exit (e.g. attached in between) */
-  __u32 tgid = id >> 32;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
   if (args.kind == IO_ACCEPT) {
-    struct sock *sk = ret >= 0 ? tcp_sock_of_fd(ret) : 0;
-    if (sk)
-      conn_of(tgid, ret, sk, INFRARED_ROLE_ACCEPT, true);
+    if (ret >= 0)
+      conn_of(tgid, ret, file_of_fd(ret), INFRARED_ROLE_ACCEPT, true);
     return;
   }
   if (args.kind == IO_CONNECT) {
-    struct sock *sk = tcp_sock_of_fd(args.fd);
-    if (sk && (ret == 0 || ret == -EINPROGRESS))
-      conn_of(tgid, args.fd, sk, INFRARED_ROLE_CONNECT, true);
+    if (ret == 0 || ret == -EINPROGRESS)
+      conn_of(tgid, args.fd, file_of_fd(args.fd), INFRARED_ROLE_CONNECT, true);
     return;
   }
   if (ret <= 0)
     return;
-  struct sock *sk = tcp_sock_of_fd(args.fd);
-  if (!sk)
-    return;
-  struct conn_info *info = conn_of(tgid, args.fd, sk, INFRARED_ROLE_UNKNOWN, false);
+  struct conn_info *info = conn_of(tgid, args.fd, file_of_fd(args.fd), INFRARED_ROLE_UNKNOWN, false);
   if (!info)
     return;
   if (info->flags & INFRARED_CONN_SKIP) { /* decided while this call blocked */
@@ -280,7 +288,7 @@ static __always_inline void exit_io(long syscall, long ret) {
     switch (tls_verdict(&args, ret)) {
       case TLS_YES:
         info->flags |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
-        note_tls_socket(args.fd, sk, info->role);
+        note_tls_socket(args.fd, (struct sock *)info->sk, info->role);
         bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
         return;
       case TLS_NOT_YET:
@@ -326,32 +334,32 @@ static __always_inline void on_close(int fd) {
   event->loss[1] = info->loss[1];
   bpf_map_delete_elem(&conns, &key);
   fill_header(&event->header, INFRARED_SOCK_CLOSE, key.pid, key.fd, generation);
-  bpf_ringbuf_submit(event, wakeup_flag());
+  bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
 }
 
-SEC("raw_tp/sys_enter")
+SEC("tp_btf/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id) {
   if (id == nr_write || id == nr_sendto || id == nr_read || id == nr_recvfrom) {
     bool egress = id == nr_write || id == nr_sendto;
-    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), 0, IO_BUFFER,
+    enter_io(id, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs), 0, IO_BUFFER,
              egress ? INFRARED_DIR_EGRESS : INFRARED_DIR_INGRESS);
   } else if (id == nr_writev || id == nr_readv) {
-    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
-             PT_REGS_PARM3_CORE_SYSCALL(regs), IO_IOVEC,
+    enter_io(id, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+             PT_REGS_PARM3_SYSCALL(regs), IO_IOVEC,
              id == nr_writev ? INFRARED_DIR_EGRESS : INFRARED_DIR_INGRESS);
   } else if (id == nr_sendmsg || id == nr_recvmsg) {
-    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), 0, IO_MSGHDR,
+    enter_io(id, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs), 0, IO_MSGHDR,
              id == nr_sendmsg ? INFRARED_DIR_EGRESS : INFRARED_DIR_INGRESS);
   } else if (id == nr_sendfile) {
-    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), 0, 0, IO_SENDFILE, INFRARED_DIR_EGRESS);
+    enter_io(id, PT_REGS_PARM1_SYSCALL(regs), 0, 0, IO_SENDFILE, INFRARED_DIR_EGRESS);
   } else if (id == nr_connect) {
-    enter_io(id, PT_REGS_PARM1_CORE_SYSCALL(regs), 0, 0, IO_CONNECT, 0);
+    enter_io(id, PT_REGS_PARM1_SYSCALL(regs), 0, 0, IO_CONNECT, 0);
   } else if (id == nr_accept || id == nr_accept4) {
     enter_io(id, -1, 0, 0, IO_ACCEPT, 0);
   } else if (id == nr_close) {
-    on_close(PT_REGS_PARM1_CORE_SYSCALL(regs));
+    on_close(PT_REGS_PARM1_SYSCALL(regs));
   } else if (id == nr_mmap) {
-    on_mmap(PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM5_CORE_SYSCALL(regs));
+    on_mmap(PT_REGS_PARM3_SYSCALL(regs), PT_REGS_PARM5_SYSCALL(regs));
   }
   return 0;
 }
@@ -359,13 +367,13 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id) {
 /* The number of the syscall returning, where the architecture keeps it. */
 static __always_inline long syscall_of(struct pt_regs *regs) {
 #if defined(__TARGET_ARCH_x86)
-  return BPF_CORE_READ(regs, orig_ax);
+  return regs->orig_ax;
 #else
   return -1; /* unknown: trust the thread's pending enter */
 #endif
 }
 
-SEC("raw_tp/sys_exit")
+SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret) {
   exit_io(syscall_of(regs), ret);
   return 0;

@@ -73,7 +73,7 @@ static __always_inline void close_stream(__u64 pointer) {
   event->loss[1] = stream->loss[1];
   bpf_map_delete_elem(&tls_streams, &key);
   fill_header(&event->header, INFRARED_SOCK_CLOSE, tgid, INFRARED_TLS_FD, generation);
-  bpf_ringbuf_submit(event, wakeup_flag());
+  bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
 }
 
 /* --- calls ------------------------------------------------------------------------- */

@@ -16,7 +16,11 @@ void SetCaptureSettings(Rodata& rodata, const core::Config& config) {
   rodata.capture_all = config.capture_executables.empty();
   rodata.self_tgid = static_cast<std::uint32_t>(getpid());
 
-  rodata.wakeup_bytes = std::min<std::uint64_t>(256 << 10, config.capture_events_buffer_bytes / 4);
+  // Each CPU counts what it wrote since it last woke the reader: together they
+  // leave at most a quarter of the ring buffer unread before a wakeup.
+  const long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_CONF));
+  rodata.wakeup_bytes = std::min<std::uint64_t>(
+      256 << 10, std::max<std::uint64_t>(4096, config.capture_events_buffer_bytes / 4 / cpus));
 }
 
 }  // namespace infrared::loader

@@ -23,6 +23,7 @@ struct ConnKey {
 struct ConnInfo {
   std::uint64_t generation;
   std::uint64_t sk;
+  std::uint64_t file;
   std::uint32_t role;
   std::uint32_t flags;
   infrared_stream_loss loss[2];

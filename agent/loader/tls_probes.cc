@@ -20,7 +20,8 @@ namespace {
 // Maps of bpf/lib/capture.bpf.h that the socket probes own and both use.
 constexpr const char* kSharedMaps[] = {"sock_events",     "selected",    "sock_drops",
                                        "sock_counters",   "tls_calls",   "tls_threads",
-                                       "tls_last_socket", "tls_streams", "capture_limits"};
+                                       "tls_last_socket", "tls_streams", "capture_limits",
+                                       "unwoken_bytes"};
 
 // Linux 6.6's multi-uprobe link; Debian 12's <linux/bpf.h> predates it.
 constexpr std::uint32_t kTraceUprobeMulti = 48;  // enum bpf_attach_type

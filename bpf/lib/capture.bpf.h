@@ -31,10 +31,19 @@ struct {
   __type(key, __u32);
   __type(value, struct infrared_capture_limits);
 } capture_limits SEC(".maps");
-/* Userspace is woken only once this much is waiting; it also polls on a
- * timer, so a quiet connection's bytes wait at most one poll interval. Waking
- * it for every record costs more than the copying does. */
+/* Userspace is woken only once a CPU has written this much since it last
+ * woke it; it also polls on a timer, so a quiet connection's bytes wait at
+ * most one poll interval. Waking it for every record costs more than the
+ * copying does, and so would asking the ring buffer how full it is (a helper
+ * call per record). */
 const volatile __u64 wakeup_bytes = 256 << 10;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} unwoken_bytes SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -158,9 +167,17 @@ static __always_inline bool wanted(__u32 tgid) {
   return false;
 }
 
-static __always_inline __u64 wakeup_flag(void) {
-  return bpf_ringbuf_query(&sock_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                             : BPF_RB_NO_WAKEUP;
+/* The flag to submit a record of `size` bytes with. */
+static __always_inline __u64 wakeup_flag(__u64 size) {
+  __u32 zero = 0;
+  __u64 *unwoken = bpf_map_lookup_elem(&unwoken_bytes, &zero);
+  if (!unwoken)
+    return BPF_RB_NO_WAKEUP;
+  *unwoken += size;
+  if (*unwoken < wakeup_bytes)
+    return BPF_RB_NO_WAKEUP;
+  *unwoken = 0;
+  return BPF_RB_FORCE_WAKEUP;
 }
 
 static __always_inline void fill_header(struct infrared_sock_header *header, __u32 type, __u32 pid,
@@ -202,7 +219,7 @@ static __always_inline void emit_open(__u32 pid, __s32 fd, __u64 generation, __u
     __builtin_memcpy(event->local_addr, &local, sizeof(local));
     __builtin_memcpy(event->remote_addr, &remote, sizeof(remote));
   }
-  bpf_ringbuf_submit(event, wakeup_flag());
+  bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
 }
 
 /* --- copying a call's bytes ------------------------------------------------------ */
@@ -283,9 +300,8 @@ static long copy_step(__u64 index, struct copy_state *state) {
   event->offset = state->offset;
   event->captured = size;
   event->flags = (state->offset + size == state->total) ? INFRARED_SOCK_LAST : 0;
-  event->header.timestamp_ns = bpf_ktime_get_ns();
-  if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data) + size,
-                         wakeup_flag())) {
+  __u64 record = offsetof(struct infrared_sock_data_event, data) + size;
+  if (bpf_ringbuf_output(&sock_events, event, record, wakeup_flag(record))) {
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
     state->lost = true;
     state->lost_start = state->offset == 0 && message_start(event->data, size);
@@ -302,7 +318,7 @@ static long copy_step(__u64 index, struct copy_state *state) {
  * connection or stream (pid, fd, generation): chunks up to the capture limit,
  * then, for whatever was not copied (sendfile, the limit, cut iovecs), a last,
  * empty event at the end of what was, so that userspace knows the call's full
- * length. */
+ * length. Every event of the call carries the time of its first. */
 static __always_inline void send_call(struct copy_state *state, __u32 pid, __s32 fd,
                                       __u64 generation, __u32 direction, bool copy,
                                       struct infrared_stream_loss *loss) {
@@ -336,9 +352,8 @@ static __always_inline void send_call(struct copy_state *state, __u32 pid, __s32
       bump(&sock_drops, INFRARED_SOCK_DROP_CAPTURE_CAP);
     event->captured = 0;
     event->flags = INFRARED_SOCK_LAST;
-    event->header.timestamp_ns = bpf_ktime_get_ns();
-    if (bpf_ringbuf_output(&sock_events, event, offsetof(struct infrared_sock_data_event, data),
-                           wakeup_flag())) {
+    __u64 record = offsetof(struct infrared_sock_data_event, data);
+    if (bpf_ringbuf_output(&sock_events, event, record, wakeup_flag(record))) {
       bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
       __sync_fetch_and_add(&loss->bytes, state->total - state->offset);
     }

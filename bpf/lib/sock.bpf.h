@@ -13,24 +13,27 @@
 #define INFRARED_SOCK_STREAM 1
 #define INFRARED_IPPROTO_TCP 6
 
-/* The open file behind `fd` of the current task, else NULL. */
+/* The open file behind `fd` of the current task, else NULL. Up to the fd
+ * array the task's structures are read directly, through BTF (cheaper than a
+ * helper call per field), which only BTF-aware programs (tp_btf) may do. */
 static __always_inline struct file *file_of_fd(int fd) {
   if (fd < 0)
     return 0;
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-  if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+  struct files_struct *files = bpf_get_current_task_btf()->files;
+  if (!files)
     return 0;
-  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct fdtable *fdt = files->fdt;
+  if (!fdt || (unsigned int)fd >= fdt->max_fds)
+    return 0;
+  struct file **fds = fdt->fd;
   struct file *file = 0;
   if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
     return 0;
   return file;
 }
 
-/* The sock behind `fd` when it is an IPv4 or IPv6 TCP socket, else NULL. */
-static __always_inline struct sock *tcp_sock_of_fd(int fd) {
-  struct file *file = file_of_fd(fd);
+/* The sock behind `file` when it is an IPv4 or IPv6 TCP socket, else NULL. */
+static __always_inline struct sock *tcp_sock_of_file(struct file *file) {
   if (!file)
     return 0;
   if ((BPF_CORE_READ(file, f_inode, i_mode) & INFRARED_S_IFMT) != INFRARED_S_IFSOCK)
@@ -45,4 +48,9 @@ static __always_inline struct sock *tcp_sock_of_fd(int fd) {
       (family != INFRARED_AF_INET && family != INFRARED_AF_INET6))
     return 0;
   return sk;
+}
+
+/* The sock behind `fd` when it is an IPv4 or IPv6 TCP socket, else NULL. */
+static __always_inline struct sock *tcp_sock_of_fd(int fd) {
+  return tcp_sock_of_file(file_of_fd(fd));
 }
