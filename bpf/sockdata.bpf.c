@@ -203,7 +203,7 @@ static __always_inline void on_mmap(unsigned long prot, int fd) {
   if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' || name[4] != 's' ||
       name[5] != 'l' || name[6] != '.' || name[7] != 's' || name[8] != 'o')
     return;
-  if (!wanted(tgid))
+  if (!is_selected(tgid))
     return;
   struct infrared_sock_library_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
   if (!event) {
@@ -234,9 +234,11 @@ static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 
       return;
     }
   }
-  if (!info && kind != IO_CONNECT && kind != IO_ACCEPT && !tcp_sock_of_fd(fd))
+  /* Before the fd is looked at: a process not selected costs one lookup a
+   * call, and its calls are not counted (they may not be on sockets). */
+  if (!is_selected(tgid))
     return;
-  if (!wanted(tgid))
+  if (!info && kind != IO_CONNECT && kind != IO_ACCEPT && !tcp_sock_of_fd(fd))
     return;
   struct io_args *args = bpf_task_storage_get(&active_io, bpf_get_current_task_btf(), 0,
                                               BPF_LOCAL_STORAGE_GET_F_CREATE);

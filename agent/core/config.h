@@ -48,7 +48,7 @@ struct Config {
   std::vector<std::string> http_route_patterns;   // http.route_patterns
   std::vector<std::string> capture_executables;   // capture.executables (empty: all)
   std::uint32_t capture_bytes_per_call = 16384;   // capture.bytes_per_call
-  std::uint32_t capture_events_buffer_bytes = 16u << 20;  // capture.events_buffer_bytes
+  std::uint32_t capture_events_buffer_bytes = 8u << 20;  // capture.events_buffer_bytes
   bool capture_content = false;                   // capture.content
   std::uint32_t capture_content_max_bytes = 8192;  // capture.content_max_bytes
   bool genai_enabled = true;                      // genai.enabled

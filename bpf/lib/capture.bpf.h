@@ -158,12 +158,16 @@ static __always_inline __u64 capture_budget(__u32 flags) {
   return (flags & INFRARED_CONN_LLM) ? limits->llm_bytes_per_call : limits->bytes_per_call;
 }
 
+static __always_inline bool is_selected(__u32 tgid) {
+  return tgid != self_tgid && (capture_all || bpf_map_lookup_elem(&selected, &tgid));
+}
+
+/* is_selected, counting the calls of processes not selected. */
 static __always_inline bool wanted(__u32 tgid) {
-  if (tgid == self_tgid)
-    return false;
-  if (capture_all || bpf_map_lookup_elem(&selected, &tgid))
+  if (is_selected(tgid))
     return true;
-  bump(&sock_counters, INFRARED_SOCK_COUNT_UNSELECTED_CALLS);
+  if (tgid != self_tgid)
+    bump(&sock_counters, INFRARED_SOCK_COUNT_UNSELECTED_CALLS);
   return false;
 }
 

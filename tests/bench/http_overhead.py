@@ -4,8 +4,10 @@
     tests/bench/http_overhead.py [seconds=10] [connections=16]
 
 Runs wrk against a local nginx (one worker) serving a small static file, first
-alone, then with the agent capturing every connection, then alone again (to see
-the noise). Needs root, nginx, wrk and a built agent."""
+alone, then with the agent capturing every connection, then with the agent
+capturing no payload of either (capture.executables names another program: its
+probes stay attached and pass their calls over), then alone again (to see the
+noise). Needs root, nginx, wrk and a built agent."""
 import os
 import re
 import subprocess
@@ -17,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from agent import Agent  # noqa: E402
 from http_peers import Nginx  # noqa: E402
+from proc_usage import cpu_seconds  # noqa: E402
 
 
 def wrk(port, seconds, connections):
@@ -26,10 +29,13 @@ def wrk(port, seconds, connections):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def watched_run(port, seconds, connections, *agent_args):
+    """(requests/sec, agent CPU seconds) of one wrk run with the agent."""
+    with Agent(*agent_args) as running:
+        time.sleep(1)
+        cpu_before = cpu_seconds(running.process.pid)
+        rate = wrk(port, seconds, connections)
+        return rate, cpu_seconds(running.process.pid) - cpu_before
 
 
 def main():
@@ -38,17 +44,20 @@ def main():
     with tempfile.TemporaryDirectory() as directory, Nginx(os.path.join(directory, "n")) as nginx:
         wrk(nginx.port, 2, connections)  # warm up
         alone = wrk(nginx.port, seconds, connections)
-        with Agent() as running:
-            time.sleep(1)
-            cpu_before = cpu_seconds(running.process.pid)
-            watched = wrk(nginx.port, seconds, connections)
-            agent_cpu = cpu_seconds(running.process.pid) - cpu_before
+        watched, agent_cpu = watched_run(nginx.port, seconds, connections)
+        unselected, unselected_cpu = watched_run(nginx.port, seconds, connections,
+                                                 "--capture.executables", "no-such-program")
         again = wrk(nginx.port, seconds, connections)
+    baseline = (alone + again) / 2
     print(f"nginx+wrk requests/sec without agent: {alone:.0f} (again after: {again:.0f})")
     print(f"nginx+wrk requests/sec with agent:    {watched:.0f}")
-    print(f"ratio with/without: {watched / ((alone + again) / 2):.3f}")
+    print(f"ratio with/without: {watched / baseline:.3f}")
     print(f"agent CPU during the run: {agent_cpu:.2f} s over {seconds} s "
           f"({100 * agent_cpu / seconds:.1f}% of one core)")
+    print(f"nginx+wrk requests/sec with agent, capture off for them: {unselected:.0f}")
+    print(f"ratio capture off/without: {unselected / baseline:.3f}")
+    print(f"agent CPU with capture off: {unselected_cpu:.2f} s "
+          f"({100 * unselected_cpu / seconds:.1f}% of one core)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from agent import Agent  # noqa: E402
+from proc_usage import cpu_seconds, peak_rss_kib  # noqa: E402
 
 SOURCE = r"""
 #include <stdio.h>
@@ -28,20 +29,6 @@ static int compare(const void* a, const void* b) { return *(const int*)a - *(con
 F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15)
 int main(void) { int v[64]; memset(v, 0, sizeof(v)); printf("%d\n", f0(v, 64) + f15(v, 64)); }
 """
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def timed(argv):

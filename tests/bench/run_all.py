@@ -5,8 +5,9 @@
 
 Each figure is measured side by side in one run of its benchmark (without the
 agent, with it, without again), as machines are noisy: see each script for what
-it does. `seconds` sets the wrk runs and the idle measurement. Needs root,
-nginx, wrk, bpftrace, gcc and a built agent.
+it does. `seconds` sets the wrk runs, each rate of the steady load and the idle
+measurement. Needs root, nginx, wrk, bpftrace, gcc, node with tests/peers'
+modules (npm ci), python3-httpx and a built agent.
 
 The userspace pipeline row comes from infrared_pipeline_bench (Google Benchmark,
 a recorded capture replayed without BPF): $INFRARED_PIPELINE_BENCH, else
@@ -56,6 +57,18 @@ def main():
     rows.append(("nginx + wrk, plain HTTP", "throughput with/without", grab(out, r"^ratio with/without: ([\d.]+)"),
                  ">= 0.95"))
     rows.append(("", "agent CPU % of a core", grab(out, r"\(([\d.]+)% of one core\)"), ""))
+    rows.append(("", "throughput capture off/without", grab(out, r"^ratio capture off/without: ([\d.]+)"),
+                 ">= 0.99"))
+    out, error_llm = run([sys.executable, "llm_overhead.py"])
+    rows.append(("LLM-shaped: 2 s streams over TLS", "call wall time with/without",
+                 grab(out, r"^ratio with/without: ([\d.]+)"), "<= 1.005"))
+    rows.append(("", "agent CPU s, peak RSS MiB", grab(out, r"^agent CPU: ([\d.]+ s, peak RSS [\d.]+) MiB"), ""))
+    out, error_steady = run([sys.executable, "steady_load.py", seconds])
+    rows.append(("nginx at 1,000 req/s", "agent VmRSS, VmHWM",
+                 grab(out, r"^1000 req/s agent: .*VmRSS ([\d.]+ MiB, VmHWM [\d.]+ MiB)"), "<= 64 MB"))
+    rows.append(("nginx at 10,000 req/s", "requests sent; not reported or dropped",
+                 grab(out, r"^10000 req/s for .*: sent (\d+)") + "; " +
+                 ("none" if out and "FAIL" not in out else "see steady_load.py"), "none lost"))
     out, error_tls = run([sys.executable, "tls_overhead.py", seconds])
     ratio, floor = grab(out, r"^ratio with/without:\s+([\d.]+)"), grab(out, r"^ratio floor/without: ([\d.]+)")
     rows.append(("nginx + wrk, TLS", "throughput with/without", ratio, ""))
@@ -80,7 +93,8 @@ def main():
     width = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for row in [("benchmark", "figure", "value", "target")] + rows:
         print("  ".join(str(cell).ljust(width[i]) for i, cell in enumerate(row)).rstrip())
-    failures = [e for e in (error, error_tls, error_proc, error_idle, error_pipeline) if e]
+    failures = [e for e in (error, error_llm, error_steady, error_tls, error_proc, error_idle,
+                            error_pipeline) if e]
     for failure in failures:
         print(f"a benchmark failed: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from agent import Agent, fail, require_program, wait_until  # noqa: E402
 from http_peers import Nginx  # noqa: E402
+from proc_usage import cpu_seconds  # noqa: E402
 
 DATA_FUNCTIONS = ("SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex")
 LIFECYCLE_FUNCTIONS = ("SSL_shutdown", "SSL_free")
@@ -75,12 +76,6 @@ def wrk(port, seconds, connections):
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     return rate, requests
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Bpftrace:

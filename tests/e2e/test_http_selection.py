@@ -49,9 +49,9 @@ def main():
                       f"calls not selected {skipped}")
                 if data[1] != data[0] or data[0] != 0:
                     fail(f"payload events from processes not selected: {data}")
-                # Each curl run is at least a write and a read at either end.
-                if skipped[1] - skipped[0] < 4 * 5:
-                    fail(f"the kernel counted only {skipped[1] - skipped[0]} calls passed over")
+                # Their socket calls are passed over before the fd is looked at: not counted.
+                if skipped[1] != skipped[0]:
+                    fail(f"socket calls of processes not selected counted as not_selected: {skipped}")
     print("1 passed, 0 failed")
 
 

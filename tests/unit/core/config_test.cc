@@ -175,7 +175,7 @@ const std::vector<KeyRow> kKeyRows = {
     {"capture.bytes_per_call", "--capture.bytes-per-call", "--capture.bytes_per_call", "16384",
      "0"},
     {"capture.events_buffer_bytes", "--capture.events-buffer-bytes",
-     "--capture.events_buffer_bytes", "16777216", "65536"},
+     "--capture.events_buffer_bytes", "8388608", "65536"},
     {"capture.content", "--capture.content", "--capture.content", "false", "true"},
     {"capture.content_max_bytes", "--capture.content-max-bytes", "--capture.content_max_bytes",
      "8192", "100"},
