@@ -375,9 +375,19 @@ static __always_inline long syscall_of(struct pt_regs *regs) {
 #endif
 }
 
+/* Whether an enter of this syscall may have left a call to finish: the
+ * others (most syscalls) return without looking for the thread's storage. */
+static __always_inline bool followed(long id) {
+  return id < 0 || id == nr_write || id == nr_sendto || id == nr_read || id == nr_recvfrom ||
+         id == nr_writev || id == nr_readv || id == nr_sendmsg || id == nr_recvmsg ||
+         id == nr_sendfile || id == nr_connect || id == nr_accept || id == nr_accept4;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret) {
-  exit_io(syscall_of(regs), ret);
+  long id = syscall_of(regs);
+  if (followed(id))
+    exit_io(id, ret);
   return 0;
 }
 

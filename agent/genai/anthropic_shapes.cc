@@ -1,6 +1,5 @@
 // Anthropic's Messages API, whole and streamed.
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -15,7 +14,7 @@ namespace {
 // report overwrites, and the input is summed again.
 void MergeAnthropicUsage(const Json& usage, std::optional<std::uint64_t>& uncached_input,
                          Usage& into) {
-  if (!usage.is_object()) return;
+  if (!usage.IsObject()) return;
   if (auto input = CountMember(usage, "input_tokens")) uncached_input = input;
   Usage reported;
   reported.output_tokens = CountMember(usage, "output_tokens");

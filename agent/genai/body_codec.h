@@ -22,6 +22,10 @@ class BodyCodec {
                         std::size_t room) = 0;
   // The stream's end marker has been read, and nothing has begun after it.
   virtual bool AtEnd() const = 0;
+  // At most how many bytes `input_size` more input can yield; a codec that
+  // cannot tell says SIZE_MAX. Keeps a pass-through codec from growing its
+  // output by a whole step for every small input.
+  virtual std::size_t MaxOutput(std::size_t /*input_size*/) const { return SIZE_MAX; }
 };
 
 // zstd's codec (agent/genai/zstd_codec.cc); nullptr when it cannot allocate.

@@ -35,6 +35,7 @@ class IdentityCodec final : public BodyCodec {
     return {size, size, false};
   }
   bool AtEnd() const override { return false; }
+  std::size_t MaxOutput(std::size_t input_size) const override { return input_size; }
 };
 
 // A zlib header: method 8, a window of at most 32 KiB, and a check making the
@@ -219,8 +220,10 @@ BodyDecoder::Status BodyDecoder::Feed(std::string_view input, std::string& outpu
       input.empty() ? &kNoByte : reinterpret_cast<const std::uint8_t*>(input.data());
   std::size_t left = input.size();
   while (true) {
-    const std::size_t room = std::min<std::uint64_t>(kStepBytes, max_output_bytes_ - produced_);
-    if (room == 0) return ProbePastCap(next, left);
+    const std::size_t cap_room = std::min<std::uint64_t>(kStepBytes, max_output_bytes_ - produced_);
+    if (cap_room == 0) return ProbePastCap(next, left);
+    // At least one byte, so that an input-bounded codec still shows it has no more.
+    const std::size_t room = std::min(cap_room, std::max<std::size_t>(1, codec_->MaxOutput(left)));
     // Decode straight into the caller's string; the unused tail is cut off after.
     const std::size_t old_size = output.size();
     output.resize(old_size + room);

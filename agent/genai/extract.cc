@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -13,7 +12,6 @@ namespace {
 using shapes::IsError;
 using shapes::Json;
 using shapes::Member;
-using shapes::ParseJson;
 using shapes::ParseTolerant;
 using shapes::RawMemberText;
 
@@ -92,8 +90,8 @@ RequestLayout LayoutOf(Api api) {
 
 std::optional<double> NumberMember(const Json& object, std::string_view key) {
   const Json* value = key.empty() ? nullptr : Member(object, key);
-  if (value == nullptr || !value->is_number()) return std::nullopt;
-  const double number = value->get<double>();
+  if (value == nullptr || !value->IsNumber()) return std::nullopt;
+  const double number = value->Number();
   return std::isfinite(number) ? std::optional<double>(number) : std::nullopt;
 }
 
@@ -101,9 +99,9 @@ bool StreamOf(StreamRule rule, const Json& body) {
   const Json* flag = Member(body, "stream");
   switch (rule) {
     case StreamRule::kBodyFlag:
-      return flag != nullptr && flag->is_boolean() && flag->get<bool>();
+      return flag != nullptr && flag->IsBoolean() && flag->Bool();
     case StreamRule::kUnlessFalse:
-      return !(flag != nullptr && flag->is_boolean() && !flag->get<bool>());
+      return !(flag != nullptr && flag->IsBoolean() && !flag->Bool());
     case StreamRule::kAlways:
       return true;
     case StreamRule::kNever:
@@ -165,7 +163,8 @@ ResponseFacts FinishedFacts(const StreamState& state) {
 RequestFacts ParseRequest(Api api, std::string_view body, bool /*body_truncated*/,
                           bool capture_content) {
   RequestFacts facts;
-  const Json parsed = ParseTolerant(body);
+  JsonDocument document;
+  const Json& parsed = ParseTolerant(body, document);
   const RequestLayout layout = LayoutOf(api);
   const Json* params = layout.params.empty() ? &parsed : Member(parsed, layout.params);
   if (params == nullptr) params = &parsed;
@@ -186,13 +185,14 @@ RequestFacts ParseRequest(Api api, std::string_view body, bool /*body_truncated*
 }
 
 ResponseFacts ParseResponse(Api api, int http_status, std::string_view body, bool capture_content) {
-  const Json parsed = ParseTolerant(body);
-  if (api == Api::kGeminiStream && parsed.is_array()) {
+  JsonDocument document;
+  const Json& parsed = ParseTolerant(body, document);
+  if (api == Api::kGeminiStream && parsed.IsArray()) {
     // streamGenerateContent without ?alt=sse: one JSON array of chunks.
     StreamState state;
     state.capture_content = capture_content;
     for (const Json& chunk : parsed) {
-      if (chunk.is_object()) DispatchEvent(api, "", chunk, state);
+      if (chunk.IsObject()) DispatchEvent(api, "", chunk, state);
     }
     ResponseFacts facts = FinishedFacts(state);
     if (facts.error_type.empty() && http_status >= 400) {
@@ -239,8 +239,9 @@ void StreamAccumulator::OnSseEvent(std::string_view type, std::string_view data)
     state_.finished = true;
     return;
   }
-  const Json parsed = ParseJson(data);
-  if (parsed.is_object()) DispatchEvent(api_, type, parsed, state_);
+  if (event_.Parse(data) && event_.Root().IsObject()) {
+    DispatchEvent(api_, type, event_.Root(), state_);
+  }
 }
 
 void StreamAccumulator::OnJsonLine(std::string_view line) {

@@ -8,11 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "agent/genai/json_reader.h"
 #include "agent/genai/types.h"
 
 namespace infrared::genai {
@@ -77,19 +77,19 @@ class StreamAccumulator {
  private:
   Api api_;
   StreamState state_;
+  JsonDocument event_;  // reused for every event
 };
 
 // Internals shared by extract.cc, json_fields.cc and the per-provider
 // *_shapes.cc files; not for callers.
 namespace shapes {
 
-using Json = nlohmann::json;
+using Json = JsonValue;
 
-// `text` parsed, or a discarded value when it is not JSON. Never throws.
-Json ParseJson(std::string_view text);
-// The body as JSON; when it does not parse (cut, or broken), an object of
-// those of its top-level members that are complete and parse on their own.
-Json ParseTolerant(std::string_view body);
+// The body as JSON, parsed into `document`; when it does not parse (cut, or
+// broken), an object of those of its top-level members that are complete and
+// parse on their own.
+const Json& ParseTolerant(std::string_view body, JsonDocument& document);
 // The raw text of the first of `keys` (empty ones are skipped) that the
 // body's top-level object has, cut where the body is; "" when none.
 std::string RawMemberText(std::string_view body, std::initializer_list<std::string_view> keys);
@@ -116,6 +116,8 @@ bool IsError(const Json* error);
 // The error type an error member names: its "type", else "status" (Gemini),
 // else "code"; else the HTTP status when >= 400, else kOtherErrorType.
 std::string ErrorTypeOf(const Json& error, int http_status);
+// ErrorTypeOf an error object whose only member is `code` (nullptr: none).
+std::string ErrorTypeOfCode(const Json* code, int http_status);
 // Appends the string member `key` to finish_reasons when it is a non-empty string.
 void AddFinishReason(ResponseFacts& facts, const Json& object, std::string_view key);
 // Counts one output-carrying event, keeping `text` when capture is on.

@@ -1,7 +1,6 @@
 // Gemini's generateContent / streamGenerateContent / embedContent (Google AI
 // and Vertex AI speak the same bodies).
 
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "agent/genai/extract.h"
@@ -24,7 +23,7 @@ Usage GeminiUsage(const Json& metadata) {
 
 const Json* Candidates(const Json& body) {
   const Json* candidates = Member(body, "candidates");
-  return candidates != nullptr && candidates->is_array() ? candidates : nullptr;
+  return candidates != nullptr && candidates->IsArray() ? candidates : nullptr;
 }
 
 // Whether a streamed chunk's candidates carried output, and their answer text
@@ -33,11 +32,11 @@ bool ChunkOutput(const Json& candidates, std::string& text) {
   bool carried = false;
   for (const Json& candidate : candidates) {
     const Json* parts = MemberAt(candidate, {"content", "parts"});
-    if (parts == nullptr || !parts->is_array()) continue;
+    if (parts == nullptr || !parts->IsArray()) continue;
     for (const Json& part : *parts) {
       const std::string_view part_text = TextMember(part, "text");
       const Json* thought = Member(part, "thought");
-      const bool is_thought = thought != nullptr && thought->is_boolean() && thought->get<bool>();
+      const bool is_thought = thought != nullptr && thought->IsBoolean() && thought->Bool();
       if (!part_text.empty() && !is_thought) text += part_text;
       carried = carried || !part_text.empty() || Member(part, "functionCall") != nullptr;
     }
@@ -48,7 +47,7 @@ bool ChunkOutput(const Json& candidates, std::string& text) {
 // Whether a chunk says why generation stopped, as the last chunk of a stream does.
 bool SaysWhyItStopped(const Json& data) {
   const Json* blocked = MemberAt(data, {"promptFeedback", "blockReason"});
-  if (blocked != nullptr && blocked->is_string()) return true;
+  if (blocked != nullptr && blocked->IsString()) return true;
   if (const Json* candidates = Candidates(data)) {
     for (const Json& candidate : *candidates) {
       if (!TextMember(candidate, "finishReason").empty()) return true;
@@ -70,7 +69,7 @@ void ReadGeminiResponse(const Json& body, ResponseFacts& facts) {
     AddFinishReason(facts, *feedback, "blockReason");
   }
   const Json* metadata = Member(body, "usageMetadata");
-  if (metadata != nullptr && metadata->is_object()) MergeUsage(facts.usage, GeminiUsage(*metadata));
+  if (metadata != nullptr && metadata->IsObject()) MergeUsage(facts.usage, GeminiUsage(*metadata));
 }
 
 void OnGeminiStreamEvent(const Json& data, StreamState& state) {

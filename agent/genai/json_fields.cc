@@ -2,7 +2,6 @@
 // of bodies that are cut or broken. Declared in extract.h (namespace shapes).
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -90,10 +89,10 @@ std::vector<RawMember> TopLevelMembers(std::string_view text) {
 std::optional<std::uint64_t> AsCount(const Json* value) {
   if (value == nullptr) return std::nullopt;
   std::uint64_t count = 0;
-  if (value->is_number_unsigned()) {
-    count = value->get<std::uint64_t>();
-  } else if (value->is_number_integer() && value->get<std::int64_t>() >= 0) {
-    count = static_cast<std::uint64_t>(value->get<std::int64_t>());
+  if (value->IsUnsigned()) {
+    count = value->Unsigned();
+  } else if (value->IsIntegral() && value->Integer() >= 0) {
+    count = static_cast<std::uint64_t>(value->Integer());
   } else {
     return std::nullopt;
   }
@@ -101,34 +100,30 @@ std::optional<std::uint64_t> AsCount(const Json* value) {
   return count;
 }
 
-}  // namespace
-
-Json ParseJson(std::string_view text) {
-  return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+// Error types become labels: cut to kMaxErrorTypeBytes.
+std::string Bounded(std::string type) {
+  if (type.size() > kMaxErrorTypeBytes) type.resize(kMaxErrorTypeBytes);
+  return type;
 }
 
-Json ParseTolerant(std::string_view body) {
-  Json whole = ParseJson(body);
-  if (!whole.is_discarded()) return whole;
-  Json partial = Json::object();
+}  // namespace
+
+const Json& ParseTolerant(std::string_view body, JsonDocument& document) {
+  if (document.Parse(body)) return document.Root();
+  document.StartObject();
   for (const RawMember& member : TopLevelMembers(body)) {
-    if (!member.complete) continue;
-    Json key = ParseJson(member.key);
-    Json value = ParseJson(member.value);
-    if (key.is_string() && !value.is_discarded()) {
-      partial[key.get<std::string>()] = std::move(value);
-    }
+    if (member.complete) document.AddMember(member.key, member.value);
   }
-  return partial;
+  return document.Root();
 }
 
 std::string RawMemberText(std::string_view body, std::initializer_list<std::string_view> keys) {
   const std::vector<RawMember> members = TopLevelMembers(body);
+  JsonDocument name;
   for (std::string_view key : keys) {
     if (key.empty()) continue;
     for (const RawMember& member : members) {
-      const Json name = ParseJson(member.key);
-      if (name.is_string() && name.get_ref<const std::string&>() == key) {
+      if (name.Parse(member.key) && name.Root().IsString() && name.Root().Text() == key) {
         return std::string(member.value);
       }
     }
@@ -136,11 +131,7 @@ std::string RawMemberText(std::string_view body, std::initializer_list<std::stri
   return {};
 }
 
-const Json* Member(const Json& object, std::string_view key) {
-  if (!object.is_object()) return nullptr;
-  const auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
+const Json* Member(const Json& object, std::string_view key) { return object.Find(key); }
 
 const Json* MemberAt(const Json& object, std::initializer_list<std::string_view> path) {
   const Json* at = &object;
@@ -153,8 +144,8 @@ const Json* MemberAt(const Json& object, std::initializer_list<std::string_view>
 
 std::string_view TextMember(const Json& object, std::string_view key) {
   const Json* value = Member(object, key);
-  if (value == nullptr || !value->is_string()) return {};
-  return value->get_ref<const std::string&>();
+  if (value == nullptr || !value->IsString()) return {};
+  return value->Text();
 }
 
 void KeepText(std::string& into, const Json& object, std::string_view key) {
@@ -185,7 +176,7 @@ void MergeUsage(Usage& into, const Usage& from) {
 }
 
 bool IsError(const Json* error) {
-  return error != nullptr && ((error->is_object() && !error->empty()) || error->is_string());
+  return error != nullptr && ((error->IsObject() && !error->Empty()) || error->IsString());
 }
 
 std::string ErrorTypeOf(const Json& error, int http_status) {
@@ -193,16 +184,20 @@ std::string ErrorTypeOf(const Json& error, int http_status) {
   // OpenAI-compatible servers only give a "code", a string or a number.
   std::string type(TextMember(error, "type"));
   if (type.empty()) type = TextMember(error, "status");
-  if (type.empty()) type = TextMember(error, "code");
-  const Json* code = Member(error, "code");
-  if (type.empty() && code != nullptr && code->is_number_integer()) {
-    type = std::to_string(code->get<std::int64_t>());
+  if (!type.empty()) return Bounded(std::move(type));
+  return ErrorTypeOfCode(Member(error, "code"), http_status);
+}
+
+std::string ErrorTypeOfCode(const Json* code, int http_status) {
+  std::string type;
+  if (code != nullptr && code->IsString()) type = code->Text();
+  if (type.empty() && code != nullptr && code->IsIntegral()) {
+    type = std::to_string(code->Integer());
   }
   if (type.empty()) {
     type = http_status >= 400 ? std::to_string(http_status) : std::string(kOtherErrorType);
   }
-  if (type.size() > kMaxErrorTypeBytes) type.resize(kMaxErrorTypeBytes);
-  return type;
+  return Bounded(std::move(type));
 }
 
 void AddFinishReason(ResponseFacts& facts, const Json& object, std::string_view key) {

@@ -1,7 +1,6 @@
 // Ollama's native API: /api/chat, /api/generate (NDJSON streams unless
 // "stream": false) and /api/embed.
 
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "agent/genai/extract.h"
@@ -10,7 +9,7 @@ namespace infrared::genai::shapes {
 namespace {
 
 bool IsTrue(const Json* value) {
-  return value != nullptr && value->is_boolean() && value->get<bool>();
+  return value != nullptr && value->IsBoolean() && value->Bool();
 }
 
 // The answer text a line adds (chat: message.content, generate: response),
@@ -21,7 +20,7 @@ bool LineOutput(const Json& line, std::string_view& text) {
   text = message != nullptr ? TextMember(from, "content") : TextMember(line, "response");
   const Json* tool_calls = Member(from, "tool_calls");
   return !text.empty() || !TextMember(from, "thinking").empty() ||
-         (tool_calls != nullptr && tool_calls->is_array() && !tool_calls->empty());
+         (tool_calls != nullptr && tool_calls->IsArray() && !tool_calls->Empty());
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // OpenAI's shapes (Chat Completions, legacy Completions, Responses,
 // Embeddings), which most other servers speak too.
 
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "agent/genai/extract.h"
@@ -32,7 +31,7 @@ Usage OpenAiUsage(const Json& usage) {
 
 void ReadUsage(const Json& body, Usage& into) {
   const Json* usage = Member(body, "usage");
-  if (usage != nullptr && usage->is_object()) MergeUsage(into, OpenAiUsage(*usage));
+  if (usage != nullptr && usage->IsObject()) MergeUsage(into, OpenAiUsage(*usage));
 }
 
 // One choice of a streamed chunk: the text it adds (chat delta.content or
@@ -47,7 +46,7 @@ bool ChoiceOutput(const Json& choice, std::string& text) {
     carried = carried || !TextMember(from, key).empty();
   }
   const Json* tool_calls = Member(from, "tool_calls");
-  return carried || (tool_calls != nullptr && tool_calls->is_array() && !tool_calls->empty());
+  return carried || (tool_calls != nullptr && tool_calls->IsArray() && !tool_calls->Empty());
 }
 
 void OnChatChunk(const Json& chunk, StreamState& state) {
@@ -56,7 +55,7 @@ void OnChatChunk(const Json& chunk, StreamState& state) {
   const Json* choices = Member(chunk, "choices");
   bool carried = false;
   std::string text;
-  if (choices != nullptr && choices->is_array()) {
+  if (choices != nullptr && choices->IsArray()) {
     for (const Json& choice : *choices) {
       if (ChoiceOutput(choice, text)) carried = true;
       AddFinishReason(state.facts, choice, "finish_reason");
@@ -89,10 +88,7 @@ void OnResponsesEvent(std::string_view type, const Json& data, StreamState& stat
     if (type == "response.failed") state.facts.error_type = ErrorTypeOf(error ? *error : none, 0);
     state.finished = true;
   } else if (type == "error") {  // {"type":"error","code":"...","message":"..."}
-    const Json* code = Member(data, "code");
-    Json error = Json::object();
-    if (code != nullptr && (code->is_string() || code->is_number_integer())) error["code"] = *code;
-    state.facts.error_type = ErrorTypeOf(error, 0);
+    state.facts.error_type = ErrorTypeOfCode(Member(data, "code"), 0);
     state.finished = true;
   }
 }
@@ -103,7 +99,7 @@ void ReadOpenAiResponse(const Json& body, ResponseFacts& facts) {
   KeepText(facts.id, body, "id");
   KeepText(facts.model, body, "model");
   const Json* choices = Member(body, "choices");
-  if (choices != nullptr && choices->is_array()) {
+  if (choices != nullptr && choices->IsArray()) {
     for (const Json& choice : *choices) AddFinishReason(facts, choice, "finish_reason");
   } else if (const Json* details = Member(body, "incomplete_details");
              details != nullptr && !TextMember(*details, "reason").empty()) {

@@ -162,8 +162,9 @@ struct HttpObserver::Facts {
   std::string error_type;  // empty: not an error
   std::string server_address;
   std::uint16_t server_port = 0;
-  std::string peer_address;
-  std::uint16_t peer_port = 0;
+  // Formatted only for a span: metrics do not name the peer.
+  net::Endpoint peer;
+  bool ipv6 = false;
   std::uint32_t pid = 0;
   ProcessIdentity process;
   std::uint64_t start_ns = 0;  // first request byte
@@ -228,8 +229,8 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
   facts.server_port = port != 0 ? port : server_side.port;
   // A TLS stream whose socket was not found: the scheme's default port.
   if (facts.server_port == 0) facts.server_port = facts.tls ? 443 : 80;
-  facts.peer_address = FormatAddress(connection.remote, connection.ipv6);
-  facts.peer_port = connection.remote.port;
+  facts.peer = connection.remote;
+  facts.ipv6 = connection.ipv6;
   facts.pid = connection.id.pid;
   facts.process = deps_.process(connection.id.pid).value_or(ProcessIdentity{});
   const std::uint64_t end =
@@ -282,6 +283,7 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
   span.start_unix_ns = deps_.to_unix_ns(facts.start_ns);
   span.end_unix_ns = deps_.to_unix_ns(facts.end_ns);
   std::vector<Attribute>& a = span.attributes;
+  a.reserve(16);  // the most an HTTP span has; a GenAI span grows once
   a.push_back({"http.request.method", facts.method});
   if (facts.method == "_OTHER") a.push_back({"http.request.method_original", facts.original_method});
   a.push_back({"url.path", facts.path});
@@ -292,9 +294,10 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
                std::string(exchange.request.version_minor == 0 ? "1.0" : "1.1")});
   a.push_back({"server.address", facts.server_address});
   a.push_back({"server.port", std::int64_t{facts.server_port}});
-  a.push_back({"network.peer.address", facts.peer_address});
-  a.push_back({"network.peer.port", std::int64_t{facts.peer_port}});
-  if (facts.server) a.push_back({"client.address", facts.peer_address});
+  const std::string peer_address = FormatAddress(facts.peer, facts.ipv6);
+  a.push_back({"network.peer.address", peer_address});
+  a.push_back({"network.peer.port", std::int64_t{facts.peer.port}});
+  if (facts.server) a.push_back({"client.address", peer_address});
   a.push_back({"http.request.body.size", std::int64_t(exchange.request.body_size)});
   if (facts.status) {
     a.push_back({"http.response.body.size", std::int64_t(exchange.response.body_size)});
@@ -303,9 +306,26 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
     a.push_back({"error.type", facts.error_type});
     span.status = telemetry::StatusCode::kError;
   }
-  auto resource = BuildResource(facts.pid, facts.process, deps_.host_name);
-  span.resource = std::move(resource);
+  span.resource = ResourceOf(facts.pid, facts.process);
   return span;
+}
+
+std::shared_ptr<const telemetry::Resource> HttpObserver::ResourceOf(
+    std::uint32_t pid, const ProcessIdentity& process) {
+  auto same = [&process](const ProcessIdentity& built) {
+    return built.start_id == process.start_id && built.service_name == process.service_name &&
+           built.executable_name == process.executable_name &&
+           built.command_line == process.command_line && built.workload == process.workload &&
+           built.resource_attributes == process.resource_attributes;
+  };
+  if (auto it = resources_.find(pid); it != resources_.end() && same(it->second.process)) {
+    return it->second.resource;
+  }
+  if (resources_.size() >= kMaxResources) resources_.clear();
+  BuiltResource& built = resources_[pid];
+  built.process = process;
+  built.resource = BuildResource(pid, process, deps_.host_name);
+  return built.resource;
 }
 
 void HttpObserver::OnExchange(const net::ConnectionInfo& connection, Exchange exchange) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -97,8 +98,19 @@ class HttpObserver : public net::ExchangeSink {
                  const protocols::http1::Exchange& exchange) const;
   void Record(const Facts& facts, const protocols::http1::Exchange& exchange);
   telemetry::Span BuildSpan(const Facts& facts, const protocols::http1::Exchange& exchange);
+  // The resource of a process's spans, built again only when what it says changed.
+  std::shared_ptr<const telemetry::Resource> ResourceOf(std::uint32_t pid,
+                                                        const ProcessIdentity& process);
+
+  struct BuiltResource {
+    ProcessIdentity process;  // what it was built from
+    std::shared_ptr<const telemetry::Resource> resource;
+  };
+  // Processes come and go: past this many the cache starts afresh.
+  static constexpr std::size_t kMaxResources = 4096;
 
   Dependencies deps_;
+  std::unordered_map<std::uint32_t, BuiltResource> resources_;
   RouteBudget route_budget_;
   telemetry::HistogramFamily& server_duration_;
   telemetry::HistogramFamily& client_duration_;

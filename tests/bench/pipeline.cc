@@ -50,7 +50,10 @@ class Pipeline::CountingCalls : public semantics::ClientCallObserver {
   Tally& tally_;
 };
 
-Pipeline::Pipeline() : self_(registry_, "bench") {}
+Pipeline::Pipeline()
+    : self_(registry_, "bench"),
+      sock_events_{&self_.EventCounter("sock_open"), &self_.EventCounter("sock_data"),
+                   &self_.EventCounter("sock_close"), &self_.EventCounter("sock_library")} {}
 
 std::unique_ptr<Pipeline> Pipeline::Create(process::ProcessTable& table, Options options,
                                            std::string& error) {
@@ -132,16 +135,16 @@ void Pipeline::OnRecord(const void* data, std::size_t size) {
       [this](const auto& event) {
         using Event = std::decay_t<decltype(event)>;
         if constexpr (std::is_same_v<Event, net::OpenEvent>) {
-          self_.Event("sock_open");
+          sock_events_[kOpen]->Inc();
           tracker_->OnOpen(event);
         } else if constexpr (std::is_same_v<Event, net::DataEvent>) {
-          self_.Event("sock_data");
+          sock_events_[kData]->Inc();
           tracker_->OnData(event);
         } else if constexpr (std::is_same_v<Event, net::CloseEvent>) {
-          self_.Event("sock_close");
+          sock_events_[kClose]->Inc();
           tracker_->OnClose(event);
         } else if constexpr (std::is_same_v<Event, net::LibraryEvent>) {
-          self_.Event("sock_library");  // the TLS capture's work is not part of this pipeline
+          sock_events_[kLibrary]->Inc();  // the TLS capture's work is not part of this pipeline
         } else {
           ++tally_.decode_errors;
           self_.Dropped("sock_ringbuf", net::SockDecodeErrorName(event));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -76,6 +77,9 @@ class Pipeline : public net::ConnDecisions {
 
   telemetry::MetricRegistry registry_;
   telemetry::SelfMetrics self_;
+  // infrared_events by source, kept as HttpCapture keeps them.
+  enum { kOpen, kData, kClose, kLibrary };
+  std::array<telemetry::Counter*, 4> sock_events_{};
   core::MonotonicToUnix to_unix_{0};
   telemetry::RandomIdGenerator ids_{9};
   std::unique_ptr<telemetry::SpanQueue> spans_;

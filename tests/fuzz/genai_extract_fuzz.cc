@@ -2,6 +2,7 @@
 // API and the flags, the rest is the body. It is read as a request, as a whole
 // response, as SSE events and as NDJSON lines; its first line is also tried
 // as a request target and Host. Nothing may crash, and every bound must hold.
+// The body and each of its lines must also read as nlohmann::json reads them.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include "agent/genai/detect.h"
 #include "agent/genai/extract.h"
+#include "tests/unit/genai/json_same.h"
 
 namespace {
 
@@ -43,6 +45,7 @@ void FeedStreams(Api api, bool capture, std::string_view body) {
     const std::string_view line = body.substr(0, end);
     body = end == std::string_view::npos ? std::string_view{} : body.substr(end + 1);
     ++lines;
+    Check(infrared::genai::testing::ParseDifference(line).empty());
     ndjson.OnJsonLine(line);
     if (line.starts_with("event:")) {
       type = line.substr(6);
@@ -70,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool truncated = (data[0] / kApiCount / 2) % 2 == 1;
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
 
+  Check(infrared::genai::testing::ParseDifference(body).empty());
   const RequestFacts request = ParseRequest(api, body, truncated, capture);
   Check(request.input_messages.size() <= body.size());
   Check(!request.max_tokens || *request.max_tokens >= 0);

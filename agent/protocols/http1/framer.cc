@@ -258,6 +258,18 @@ void MessageParser::Rescan(std::uint64_t ts) {
 std::size_t MessageParser::StepConfirmedHead(std::string_view data, std::uint64_t ts) {
   const std::size_t old_size = buffer_.size();
   const std::size_t take = std::min(data.size(), limits_.max_head_bytes + kSlackBytes - old_size);
+  if (feed_offset_ == 0) {
+    // The start line in buffer_ came from this Feed, just before `data`: a head
+    // that ends in this Feed is read where it lies, without copying it.
+    const std::string_view in_place(data.data() - old_size, old_size + take);
+    const std::size_t end = FindHeadEnd(in_place, scan_from_);
+    if (end != std::string_view::npos && end > old_size && end <= limits_.max_head_bytes) {
+      const BodyPlan plan = OnHead(in_place.substr(0, end));
+      ResetHead();
+      StartBody(plan, ts);
+      return end - old_size;
+    }
+  }
   buffer_.append(data.substr(0, take));
   const std::size_t end = FindHeadEnd(buffer_, scan_from_);
   const bool found = end != std::string_view::npos && end > old_size;

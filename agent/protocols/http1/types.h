@@ -104,9 +104,11 @@ inline std::string_view FindHeader(const std::vector<Header>& headers, std::stri
 
 // True for headers whose values are credentials and must never be kept.
 inline bool IsSensitiveHeader(std::string_view name) {
-  for (std::string_view secret :
-       {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key",
-        "x-goog-api-key"}) {
+  // Views, not C strings: their lengths are not measured again for every header.
+  static constexpr std::string_view kSecrets[] = {
+      "authorization", "proxy-authorization", "cookie",        "set-cookie",
+      "x-api-key",     "api-key",             "x-goog-api-key"};
+  for (std::string_view secret : kSecrets) {
     if (EqualsIgnoreCase(name, secret)) return true;
   }
   return false;

@@ -526,6 +526,19 @@ TEST_F(HttpObserverTest, UnknownProcessHasEmptyIdentity) {
   EXPECT_EQ(AttributeMap(span.resource->attributes).at("process.pid"), Int(7));
 }
 
+TEST_F(HttpObserverTest, SpansOfAProcessShareItsResourceUntilItChanges) {
+  Observer().OnExchange(ServerConnection(), MakeExchange("GET", "/", 200));
+  Observer().OnExchange(ServerConnection(), MakeExchange("GET", "/", 200));
+  identity_.service_name = "billing";  // as when its pod's annotations arrive
+  Observer().OnExchange(ServerConnection(), MakeExchange("GET", "/", 200));
+  const std::vector<Span> spans = TakeSpans();
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(spans[0].resource, spans[1].resource);
+  EXPECT_NE(spans[1].resource, spans[2].resource);
+  EXPECT_EQ(AttributeMap(spans[1].resource->attributes).at("service.name"), Str("checkout"));
+  EXPECT_EQ(AttributeMap(spans[2].resource->attributes).at("service.name"), Str("billing"));
+}
+
 TEST_F(HttpObserverTest, RepeatedExchangesShareASeries) {
   for (int i = 0; i < 3; ++i) {
     Observer().OnExchange(ServerConnection(),
