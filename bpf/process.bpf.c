@@ -29,11 +29,13 @@ struct {
   __type(value, struct infrared_proc_stats);
 } proc_stats SEC(".maps");
 
-/* Each thread's se.sum_exec_runtime when it last left the CPU. */
+/* Each thread's se.sum_exec_runtime when it last left the CPU: task storage,
+ * so it goes with the thread, and follows a thread that execs and takes its
+ * leader's tid (de_thread) without being moved. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u32); /* tid */
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, __u64);
 } thread_runtime SEC(".maps");
 
@@ -91,23 +93,21 @@ static __always_inline void fill_header(struct infrared_process_event_header *he
 
 /* --- on-CPU time and context switches ------------------------------------ */
 
+/* `prev` comes from a BTF tracepoint: its fields are read directly. */
 static __always_inline void on_switch_out(bool preempt, struct task_struct *prev,
                                           unsigned int prev_state) {
-  __u32 tid = BPF_CORE_READ(prev, pid);
-  if (tid == 0 || task_is_kthread(prev))
+  if (prev->pid == 0 || (prev->flags & INFRARED_PF_KTHREAD))
     return;
-  __u32 tgid = BPF_CORE_READ(prev, tgid);
-  __u64 runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
+  __u32 tgid = prev->tgid;
+  __u64 runtime = prev->se.sum_exec_runtime;
 
-  __u64 *mark = bpf_map_lookup_elem(&thread_runtime, &tid);
-  __u64 delta = runtime;
-  if (mark)
+  __u64 *mark = bpf_task_storage_get(&thread_runtime, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  __u64 delta = 0; /* without a mark: counted at a later switch that makes one */
+  if (mark) {
+    /* A new mark is 0: the thread's whole runtime so far counts. */
     delta = runtime > *mark ? runtime - *mark : 0;
-  if (BPF_CORE_READ(prev, exit_state) != 0) {
-    bpf_map_delete_elem(&thread_runtime, &tid); /* the thread's last switch */
-  } else if (mark) {
     *mark = runtime;
-  } else if (bpf_map_update_elem(&thread_runtime, &tid, &runtime, BPF_ANY)) {
+  } else {
     count_drop(INFRARED_DROP_THREAD_MAP_FULL);
   }
 
@@ -123,7 +123,7 @@ static __always_inline void on_switch_out(bool preempt, struct task_struct *prev
 }
 
 /* prev_state is the tracepoint's fourth argument since Linux 5.18. */
-SEC("raw_tp/sched_switch")
+SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
              unsigned int prev_state) {
   on_switch_out(preempt, prev, prev_state);
@@ -221,20 +221,6 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
   return 0;
 }
 
-/* A thread other than the leader that execs takes the leader's tid
- * (de_thread); its runtime mark must follow, or its whole runtime would be
- * counted again at its next switch. */
-static __always_inline void move_runtime_mark(__u32 old_tid, __u32 new_tid) {
-  if (old_tid == new_tid)
-    return;
-  __u64 *mark = bpf_map_lookup_elem(&thread_runtime, &old_tid);
-  if (!mark)
-    return;
-  __u64 runtime = *mark;
-  bpf_map_update_elem(&thread_runtime, &new_tid, &runtime, BPF_ANY);
-  bpf_map_delete_elem(&thread_runtime, &old_tid);
-}
-
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
              struct linux_binprm *bprm) {
@@ -247,7 +233,6 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
   fill_header(&event->header, INFRARED_PROCESS_EXEC, task);
   bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
                             BPF_CORE_READ(bprm, filename));
-  move_runtime_mark(old_pid, BPF_CORE_READ(task, pid));
   bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);
   return 0;
 }

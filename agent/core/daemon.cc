@@ -262,7 +262,6 @@ int RunDaemon(const Config& config, Logger& logger) {
       }
       if (std::chrono::steady_clock::now() >= next_rescan) {
         table.Rescan(reader);
-        probes->PruneThreads([&reader](std::uint32_t tid) { return reader.Exists(tid); });
         next_rescan = std::chrono::steady_clock::now() + interval;
       }
     }

@@ -36,7 +36,6 @@ std::unique_ptr<ProcessProbes> ProcessProbes::Create(const core::Config& config,
   bpf_map__set_max_entries(skeleton->maps.proc_events, config.process_events_buffer_bytes);
   bpf_map__set_max_entries(skeleton->maps.proc_stats, processes);
   bpf_map__set_max_entries(skeleton->maps.mm_owner, processes);
-  bpf_map__set_max_entries(skeleton->maps.thread_runtime, processes * 4);
   if (int err = process_bpf__load(skeleton); err != 0) {
     error = LoadError("process", -err);
     return nullptr;
@@ -93,21 +92,6 @@ std::array<std::uint64_t, INFRARED_DROP_COUNT> ProcessProbes::Drops() const {
     totals[reason] = SumPerCpu(fd, reason);
   }
   return totals;
-}
-
-std::size_t ProcessProbes::PruneThreads(const std::function<bool(std::uint32_t tid)>& exists) {
-  const int fd = bpf_map__fd(skeleton_->maps.thread_runtime);
-  std::vector<std::uint32_t> gone;
-  std::uint32_t key = 0;
-  std::uint32_t next = 0;
-  const std::uint32_t* previous = nullptr;
-  while (bpf_map_get_next_key(fd, previous, &next) == 0) {
-    if (!exists(next)) gone.push_back(next);
-    key = next;
-    previous = &key;
-  }
-  for (std::uint32_t tid : gone) bpf_map_delete_elem(fd, &tid);
-  return gone.size();
 }
 
 }  // namespace infrared::loader

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,10 +42,6 @@ class ProcessProbes : public process::KernelStats {
 
   // Kernel-side drop counters, summed over CPUs, indexed by infrared_process_drop.
   std::array<std::uint64_t, INFRARED_DROP_COUNT> Drops() const;
-
-  // Removes runtime marks of threads that no longer exist (threads whose last
-  // switch the kernel did not see, such as a de_thread() in exec).
-  std::size_t PruneThreads(const std::function<bool(std::uint32_t tid)>& exists);
 
  private:
   ProcessProbes(process_bpf* skeleton, RecordFn on_record);

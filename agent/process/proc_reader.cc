@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -283,11 +282,6 @@ std::optional<std::string> ProcReader::ExecutableName(std::uint32_t pid) const {
     path.remove_suffix(kDeleted.size());
   }
   return std::string(Basename(path));
-}
-
-bool ProcReader::Exists(std::uint32_t pid) const {
-  struct stat info;
-  return stat((root_ + "/" + std::to_string(pid)).c_str(), &info) == 0;
 }
 
 std::optional<ProcSnapshot> ProcReader::Read(std::uint32_t pid) const {

@@ -97,8 +97,6 @@ class ProcReader {
   CgroupRef Cgroup(std::uint32_t pid) const;
   // Basename of the /proc/<pid>/exe link (symlinks resolved, " (deleted)" cut).
   std::optional<std::string> ExecutableName(std::uint32_t pid) const;
-  // True while /proc/<pid> exists (threads included).
-  bool Exists(std::uint32_t pid) const;
 
  private:
   std::optional<std::string> ReadFile(std::uint32_t pid, const char* name, std::size_t cap) const;

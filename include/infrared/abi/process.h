@@ -74,7 +74,7 @@ struct infrared_process_exit_event {
 enum infrared_process_drop {
   INFRARED_DROP_RINGBUF_FULL = 0,    /* bpf_ringbuf_reserve failed */
   INFRARED_DROP_STATS_MAP_FULL = 1,  /* no room for a new process in infrared_proc_stats */
-  INFRARED_DROP_THREAD_MAP_FULL = 2, /* no room for a new thread's runtime mark */
+  INFRARED_DROP_THREAD_MAP_FULL = 2, /* a thread's runtime mark could not be made */
   INFRARED_DROP_COUNT = 3,
 };
 

@@ -342,12 +342,5 @@ TEST_F(ProcReaderTest, ServiceNameFromEnviron) {
   EXPECT_EQ(reader.ServiceNameFromEnviron(603), std::nullopt);
 }
 
-TEST_F(ProcReaderTest, Exists) {
-  procfs_.MakeDir("700");
-  ProcReader reader(procfs_.root());
-  EXPECT_TRUE(reader.Exists(700));
-  EXPECT_FALSE(reader.Exists(701));
-}
-
 }  // namespace
 }  // namespace infrared::process
