@@ -326,17 +326,9 @@ static __always_inline void on_close(int fd) {
   if (!info)
     return;
   __u64 generation = info->generation;
-  struct infrared_sock_close_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
-  if (!event) {
-    bpf_map_delete_elem(&conns, &key);
-    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-    return;
-  }
-  event->loss[0] = info->loss[0];
-  event->loss[1] = info->loss[1];
+  struct infrared_stream_loss loss[2] = {info->loss[0], info->loss[1]};
   bpf_map_delete_elem(&conns, &key);
-  fill_header(&event->header, INFRARED_SOCK_CLOSE, key.pid, key.fd, generation);
-  bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
+  emit_close(key.pid, key.fd, generation, loss);
 }
 
 SEC("tp_btf/sys_enter")

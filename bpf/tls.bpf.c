@@ -63,17 +63,9 @@ static __always_inline void close_stream(__u64 pointer) {
   if (!stream)
     return;
   __u64 generation = stream->generation;
-  struct infrared_sock_close_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
-  if (!event) {
-    bpf_map_delete_elem(&tls_streams, &key);
-    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-    return;
-  }
-  event->loss[0] = stream->loss[0];
-  event->loss[1] = stream->loss[1];
+  struct infrared_stream_loss loss[2] = {stream->loss[0], stream->loss[1]};
   bpf_map_delete_elem(&tls_streams, &key);
-  fill_header(&event->header, INFRARED_SOCK_CLOSE, tgid, INFRARED_TLS_FD, generation);
-  bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
+  emit_close(tgid, INFRARED_TLS_FD, generation, loss);
 }
 
 /* --- calls ------------------------------------------------------------------------- */

@@ -187,13 +187,17 @@ void HttpCapture::Stop() {
 
 void HttpCapture::PollLoop() {
   std::uint64_t next_expiry = MonotonicToUnix::NowMonotonicNs() + kExpireEveryNs;
+  std::vector<infrared_sock_close_event> parked;
   while (!stop_.load()) {
+    parked.clear();
+    probes_->TakeParkedCloses(parked);  // before the drain that reads their connections' events
     int handled = probes_->Poll(kPollTimeoutMs);
     if (handled >= 0) handled = probes_->Consume();
     if (handled < 0 && handled != -EINTR) {
       logger_.Error("http", "polling the socket ring buffer failed", {{"errno", -handled}});
       std::this_thread::sleep_for(std::chrono::milliseconds(kPollTimeoutMs));
     }
+    for (const infrared_sock_close_event& close : parked) OnRecord(&close, sizeof(close));
     const std::uint64_t now = MonotonicToUnix::NowMonotonicNs();
     if (now >= next_expiry) {
       tracker_->Expire(now);

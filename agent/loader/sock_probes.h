@@ -42,6 +42,11 @@ class SockProbes {
   // Hands over every record waiting, without waiting. The kernel wakes Poll()
   // only once enough is waiting, so the poller also drains on its timer.
   int Consume();
+  // Takes out the closes the kernel parked because the ring buffer was full,
+  // appending them to `out`. Hand them to the tracker after draining the ring
+  // buffer once more: the events their connections sent before closing are
+  // all in it by then.
+  void TakeParkedCloses(std::vector<infrared_sock_close_event>& out);
 
   // Adds or removes a process from the capture selection (used when the
   // selection is not "every process").

@@ -57,6 +57,16 @@ struct {
   __type(value, __u8);
 } selected SEC(".maps");
 
+/* Closes that found the ring buffer full, parked here with their loss counts
+ * for the agent to take (it takes them before it drains the ring buffer, so
+ * that every event of the connection sent before its close is read first). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct infrared_conn_id);
+  __type(value, struct infrared_sock_close_event);
+} parked_closes SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, INFRARED_SOCK_DROP_COUNT);
@@ -192,6 +202,26 @@ static __always_inline void fill_header(struct infrared_sock_header *header, __u
   header->conn.fd = fd;
   header->conn.generation = generation;
   header->timestamp_ns = bpf_ktime_get_ns();
+}
+
+/* Sends the close of a connection or stream with what its directions lost;
+ * parks it when the ring buffer is full. */
+static __always_inline void emit_close(__u32 pid, __s32 fd, __u64 generation,
+                                       const struct infrared_stream_loss loss[2]) {
+  struct infrared_sock_close_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
+  if (event) {
+    fill_header(&event->header, INFRARED_SOCK_CLOSE, pid, fd, generation);
+    event->loss[0] = loss[0];
+    event->loss[1] = loss[1];
+    bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
+    return;
+  }
+  struct infrared_sock_close_event parked = {};
+  fill_header(&parked.header, INFRARED_SOCK_CLOSE, pid, fd, generation);
+  parked.loss[0] = loss[0];
+  parked.loss[1] = loss[1];
+  if (bpf_map_update_elem(&parked_closes, &parked.header.conn, &parked, BPF_ANY))
+    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
 }
 
 /* Announces a connection (or the socket beneath a TLS stream, fd

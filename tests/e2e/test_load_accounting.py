@@ -5,8 +5,10 @@ A copy of nginx (named so that only it is captured) serves GET /load-accounting?
 with the pad as its body. Four client threads keep one connection each and send
 requests one after another, each with its own traceparent and a body length of its
 own. The agent runs with an 8 KiB payload ring buffer and is stopped (SIGSTOP) while a
-third of the requests flow, so the kernel cannot deliver most of their events. After
-the connections close:
+third of the requests flow, so the kernel cannot deliver most of their events; then it
+is stopped again for a last few requests after which the clients close their
+connections, so that the closes, which carry the last losses, find the ring buffer full
+too (the kernel parks them for the agent). After the connections close:
 
     sent == reported (http_server_request_duration_seconds_count)
             + infrared_dropped_total{stage="conn_tracker"} of request_lost,
@@ -32,7 +34,8 @@ from agent import Agent, fail, value, wait_until
 from http_peers import free_port, read_spans, wait_for_port
 
 CONNECTIONS = 4
-PER_PHASE = 250  # requests per connection in each of the three phases
+PER_PHASE = 250  # requests per connection in each of the first three phases
+LAST_PHASE = 20  # requests per connection before it closes, the agent stopped
 ROUTE = "/load-accounting"
 LOSS_REASONS = ("request_lost", "response_lost", "exchange_lost", "pending_overflow",
                 "connection_expired", "table_full")
@@ -73,9 +76,8 @@ class Client(threading.Thread):
         self.port = port
         self.number = number
         self.sent = {}  # trace id -> expected body size
-        self.phases = [threading.Event() for _ in range(3)]
-        self.done = [threading.Event() for _ in range(3)]
-        self.close = threading.Event()
+        self.phases = [threading.Event() for _ in range(4)]
+        self.done = [threading.Event() for _ in range(4)]
         self.error = None
 
     def request(self, sock, index):
@@ -102,14 +104,14 @@ class Client(threading.Thread):
         try:
             sock = socket.create_connection(("127.0.0.1", self.port))
             index = self.number * 100000
-            for phase in range(3):
+            for phase in range(4):
                 self.phases[phase].wait()
-                for _ in range(PER_PHASE):
+                for _ in range(PER_PHASE if phase < 3 else LAST_PHASE):
                     self.request(sock, index)
                     index += 1
+                if phase == 3:
+                    sock.close()
                 self.done[phase].set()
-            self.close.wait(60)
-            sock.close()
         except Exception as error:  # reported by the test
             self.error = error
             for event in self.done:
@@ -153,12 +155,12 @@ def main():
                 finally:
                     running.process.send_signal(signal.SIGCONT)
                 run_phase(clients, 2)
-                # The closes carry the last losses: they go once the agent has
-                # drained the small ring buffer, not into a full one. (A close
-                # the kernel cannot deliver takes those counts with it; see README.)
-                time.sleep(1)
-                for client in clients:
-                    client.close.set()
+                # The closes carry the last losses: they find the ring buffer full.
+                running.process.send_signal(signal.SIGSTOP)
+                try:
+                    run_phase(clients, 3)
+                finally:
+                    running.process.send_signal(signal.SIGCONT)
                 for client in clients:
                     client.join(30)
                 sent = {trace: size for client in clients for trace, size in client.sent.items()}

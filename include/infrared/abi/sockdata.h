@@ -150,7 +150,7 @@ enum infrared_sock_drop {
   INFRARED_SOCK_DROP_IOV_CUT = 2,       /* iovecs beyond INFRARED_SOCK_MAX_IOV: bytes not copied */
   INFRARED_SOCK_DROP_CAPTURE_CAP =
       3, /* bytes beyond the per-call capture limit (counted in calls) */
-  INFRARED_SOCK_DROP_IO_MAP_FULL = 4, /* a call not followed: too many threads inside syscalls */
+  INFRARED_SOCK_DROP_IO_MAP_FULL = 4, /* a call not followed: no thread storage for its arguments */
   INFRARED_SOCK_DROP_SELECTED_MAP_FULL = 5, /* a selected process not recorded as such */
   INFRARED_SOCK_DROP_TLS_MAP_FULL = 6,      /* a TLS call or stream not followed */
   INFRARED_SOCK_DROP_COUNT = 7,
@@ -160,7 +160,7 @@ enum infrared_sock_drop {
 enum infrared_sock_counter {
   INFRARED_SOCK_COUNT_DATA_EVENTS = 0,      /* data events sent */
   INFRARED_SOCK_COUNT_SKIPPED_CALLS = 1,    /* calls on connections marked skip */
-  INFRARED_SOCK_COUNT_UNSELECTED_CALLS = 2, /* TCP calls of processes not selected */
+  INFRARED_SOCK_COUNT_UNSELECTED_CALLS = 2, /* TLS library calls of processes not selected */
   INFRARED_SOCK_COUNT_TLS_CALLS = 3,        /* calls on TLS connections: ciphertext, not copied */
   INFRARED_SOCK_COUNT_TLS_DATA_CALLS = 4,   /* TLS library calls whose plaintext was sent */
   /* TLS streams tied to the thread's last TLS socket call, not to a syscall
