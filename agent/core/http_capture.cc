@@ -76,25 +76,7 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
           .calls = capture->genai_.get(),
           .spans = capture->spans_.get(),
           .ids = capture->ids_,
-          .process = [&table](std::uint32_t pid) -> std::optional<semantics::ProcessIdentity> {
-            std::optional<process::ProcessEntry> entry = table.Find(pid);
-            if (!entry) {
-              // An unknown process is reported as such, unless a selection is in force.
-              if (!table.Selective()) return std::nullopt;
-              semantics::ProcessIdentity unknown;
-              unknown.excluded = true;
-              return unknown;
-            }
-            return semantics::ProcessIdentity{
-                .executable_name = entry->executable_name,
-                .service_name = entry->service_name,
-                .command_line = entry->command_line,
-                .resource_attributes = entry->resource_attributes,
-                .start_id = entry->start_id,
-                .workload = entry->workload,
-                .excluded = !entry->admitted,
-                .awaiting_llm = entry->admitted && !entry->reported};
-          },
+          .process = [&table](std::uint32_t pid) { return table.FindIdentity(pid); },
           .to_unix_ns = [raw](std::uint64_t ns) { return raw->to_unix_(ns); },
           .on_span_dropped = [raw] { raw->self_.Dropped("spans", "queue_full"); },
           .on_llm_call = [&table](std::uint32_t pid) { table.MarkLlmCaller(pid); },

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,10 @@ inline std::array<std::pair<const char*, std::string>, 4> WorkloadLabels(const W
            {"k8s_pod_name", w.pod_name},
            {"k8s_container_name", w.container_name},
            {"container_id", w.container_id}}};
+}
+// The values of WorkloadLabels, in its order, without copying them.
+inline std::array<std::string_view, 4> WorkloadLabelValues(const Workload& w) {
+  return {w.namespace_name, w.pod_name, w.container_name, w.container_id};
 }
 
 }  // namespace infrared::process

@@ -12,7 +12,13 @@ std::string ExecutableNameFromPath(const std::string& path) {
 }
 
 ProcessTable::ProcessTable(std::size_t capacity, DropFn on_drop)
-    : capacity_(capacity), on_drop_(std::move(on_drop)) {}
+    : unknown_excluded_([] {
+        ProcessIdentity unknown;
+        unknown.excluded = true;
+        return std::make_shared<const ProcessIdentity>(std::move(unknown));
+      }()),
+      capacity_(capacity),
+      on_drop_(std::move(on_drop)) {}
 
 void ProcessTable::SetWorkloads(WorkloadSource* workloads, const ProcessSelector* selector) {
   std::lock_guard lock(mutex_);
@@ -31,6 +37,8 @@ bool Incomplete(const ProcessEntry& entry) {
 }  // namespace
 
 void ProcessTable::RefreshLocked(ProcessEntry& entry) {
+  const bool was_reported = entry.reported;
+  const bool was_admitted = entry.admitted;
   const bool in_container = !entry.cgroup.container_id.empty() || !entry.cgroup.pod_uid.empty();
   if (workloads_ && in_container &&
       (entry.workload_generation != workloads_->Generation() || Incomplete(entry))) {
@@ -39,6 +47,7 @@ void ProcessTable::RefreshLocked(ProcessEntry& entry) {
     if (workload != entry.workload) {
       entry.workload = std::move(workload);
       entry.selection_stale = true;
+      entry.identity.reset();
     }
   }
   if (!workloads_ || !in_container) {
@@ -48,18 +57,26 @@ void ProcessTable::RefreshLocked(ProcessEntry& entry) {
     if (ids != entry.workload) {
       entry.workload = std::move(ids);
       entry.selection_stale = true;
+      entry.identity.reset();
     }
   }
   if (!entry.service_name_from_environment) {
-    entry.service_name = entry.workload.container_name.empty() ? entry.executable_name
-                                                               : entry.workload.container_name;
+    const std::string& service = entry.workload.container_name.empty()
+                                     ? entry.executable_name
+                                     : entry.workload.container_name;
+    if (entry.service_name != service) {
+      entry.service_name = service;
+      entry.identity.reset();
+    }
   }
-  if (!selector_) return;
-  if (entry.selection_stale) {
-    entry.admitted = selector_->Admits(entry.executable_name, entry.command_line, entry.workload);
-    entry.selection_stale = false;
+  if (selector_) {
+    if (entry.selection_stale) {
+      entry.admitted = selector_->Admits(entry.executable_name, entry.command_line, entry.workload);
+      entry.selection_stale = false;
+    }
+    entry.reported = entry.admitted && (!selector_->LlmOnly() || entry.llm_seen);
   }
-  entry.reported = entry.admitted && (!selector_->LlmOnly() || entry.llm_seen);
+  if (entry.admitted != was_admitted || entry.reported != was_reported) entry.identity.reset();
 }
 
 bool ProcessTable::Selective() const {
@@ -206,6 +223,7 @@ void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
   entry.selection_stale = true;
   if (entry.start_id == 0) entry.start_id = event.header.timestamp_ns;
   entry.baseline.memory = ProcStatus{};  // a new image has a new, empty mm
+  entry.identity.reset();
   RefreshLocked(entry);
 }
 
@@ -251,20 +269,45 @@ std::size_t ProcessTable::ExitedCount() const {
   return exited_.size();
 }
 
-std::optional<ProcessEntry> ProcessTable::Find(std::uint32_t pid) {
-  std::lock_guard lock(mutex_);
+ProcessEntry* ProcessTable::FindLocked(std::uint32_t pid) {
   auto it = live_.find(pid);
   if (it != live_.end()) {
     RefreshLocked(it->second);
-    return it->second;
+    return &it->second;
   }
   // An exited process not yet reported is still known, for late events.
-  for (const std::deque<ProcessEntry>* gone : {&exited_, &recent_}) {
+  for (std::deque<ProcessEntry>* gone : {&exited_, &recent_}) {
     for (auto exited = gone->rbegin(); exited != gone->rend(); ++exited) {
-      if (exited->pid == pid) return *exited;
+      if (exited->pid == pid) return &*exited;
     }
   }
-  return std::nullopt;
+  return nullptr;
+}
+
+std::optional<ProcessEntry> ProcessTable::Find(std::uint32_t pid) {
+  std::lock_guard lock(mutex_);
+  const ProcessEntry* entry = FindLocked(pid);
+  if (!entry) return std::nullopt;
+  return *entry;
+}
+
+std::shared_ptr<const ProcessIdentity> ProcessTable::FindIdentity(std::uint32_t pid) {
+  std::lock_guard lock(mutex_);
+  ProcessEntry* found = FindLocked(pid);
+  if (!found) return selector_ ? unknown_excluded_ : nullptr;
+  ProcessEntry& entry = *found;
+  if (!entry.identity) {
+    entry.identity = std::make_shared<const ProcessIdentity>(ProcessIdentity{
+        .executable_name = entry.executable_name,
+        .service_name = entry.service_name,
+        .command_line = entry.command_line,
+        .resource_attributes = entry.resource_attributes,
+        .start_id = entry.start_id,
+        .workload = entry.workload,
+        .excluded = !entry.admitted,
+        .awaiting_llm = entry.admitted && !entry.reported});
+  }
+  return entry.identity;
 }
 
 }  // namespace infrared::process

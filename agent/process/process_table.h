@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "agent/process/event_decoder.h"
 #include "agent/process/pod_catalog.h"
+#include "agent/process/process_identity.h"
 #include "agent/process/proc_reader.h"
 #include "agent/process/selection.h"
 #include "infrared/abi/process.h"
@@ -54,6 +56,10 @@ struct ProcessEntry {
   std::uint64_t reported_faults = 0;
   std::uint64_t reported_voluntary_switches = 0;
   std::uint64_t reported_involuntary_switches = 0;
+  // FindIdentity's shared copy of the fields above it reads; nullptr until
+  // asked for, and again whenever one of them changes (the table resets it
+  // wherever it writes them; visitors do not write them).
+  std::shared_ptr<const ProcessIdentity> identity;
 };
 
 // The processes of the host: seeded from /proc, then kept current by kernel
@@ -98,16 +104,24 @@ class ProcessTable {
   // The live process with this pid, else the latest exited one (reported or
   // not, among the last few thousand).
   std::optional<ProcessEntry> Find(std::uint32_t pid);
+  // Who that process is, as Find would say, without copying it each time: an
+  // immutable copy, shared until one of its fields changes. A process the table
+  // does not know: nullptr (reported unnamed), or, while select.* / exclude.*
+  // rules are in force (Selective), an identity that is excluded.
+  std::shared_ptr<const ProcessIdentity> FindIdentity(std::uint32_t pid);
 
  private:
   bool HasRoomLocked();
   ProcessEntry FromSnapshot(const ProcSnapshot& snapshot) const;
+  // The live process with this pid, refreshed, else the latest exited one.
+  ProcessEntry* FindLocked(std::uint32_t pid);
   // Brings workload names, service name and selection up to date.
   void RefreshLocked(ProcessEntry& entry);
 
   WorkloadSource* workloads_ = nullptr;
   const ProcessSelector* selector_ = nullptr;
 
+  const std::shared_ptr<const ProcessIdentity> unknown_excluded_;
   const std::size_t capacity_;
   DropFn on_drop_;
   mutable std::mutex mutex_;

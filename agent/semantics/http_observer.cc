@@ -29,11 +29,10 @@ const std::vector<std::string> kClientLabels = {
     "process_executable_name", "k8s_namespace_name",    "k8s_pod_name",
     "k8s_container_name",  "container_id"};
 
-// The workload label values, in WorkloadLabels' order, after `labels`.
-std::vector<std::string> WithWorkload(std::vector<std::string> labels,
-                                      const process::Workload& workload) {
-  for (auto& [name, value] : process::WorkloadLabels(workload)) labels.push_back(std::move(value));
-  return labels;
+// `number` in decimal, in `text`.
+std::string_view NumberText(int number, char (&text)[12]) {
+  const auto [end, ec] = std::to_chars(text, text + sizeof(text), number);
+  return ec == std::errc() ? std::string_view(text, end - text) : std::string_view();
 }
 
 // k8s.<kind>.name for the owner kinds the semantic conventions name.
@@ -166,43 +165,37 @@ struct HttpObserver::Facts {
   net::Endpoint peer;
   bool ipv6 = false;
   std::uint32_t pid = 0;
-  ProcessIdentity process;
+  std::shared_ptr<const ProcessIdentity> process;  // never nullptr
   std::uint64_t start_ns = 0;  // first request byte
   std::uint64_t end_ns = 0;    // last response byte (request's, when none came), >= start_ns
   double duration_seconds = 0;
 };
 
+// Routes, peers and pods come and go: the groups' series leave when idle.
 HttpObserver::HttpObserver(Dependencies dependencies)
     : deps_(std::move(dependencies)),
+      unknown_process_(std::make_shared<const ProcessIdentity>()),
       route_budget_(deps_.max_routes_per_service, deps_.route_idle_ns),
-      server_duration_(deps_.registry.AddHistogram(
-          "http_server_request_duration_seconds",
-          "Duration of HTTP requests this host's processes served, first request byte to last "
-          "response byte.",
-          kServerLabels, kDurationBuckets, "seconds")),
-      client_duration_(deps_.registry.AddHistogram(
-          "http_client_request_duration_seconds",
-          "Duration of HTTP requests this host's processes made, first request byte to last "
-          "response byte.",
-          kClientLabels, kDurationBuckets, "seconds")),
-      server_request_body_(deps_.registry.AddHistogram(
-          "http_server_request_body_size_bytes", "Body size of HTTP requests served.",
-          kServerLabels, kBodyBuckets, "bytes")),
-      server_response_body_(deps_.registry.AddHistogram(
-          "http_server_response_body_size_bytes", "Body size of HTTP responses served.",
-          kServerLabels, kBodyBuckets, "bytes")),
-      client_request_body_(deps_.registry.AddHistogram(
-          "http_client_request_body_size_bytes", "Body size of HTTP requests made.",
-          kClientLabels, kBodyBuckets, "bytes")),
-      client_response_body_(deps_.registry.AddHistogram(
-          "http_client_response_body_size_bytes", "Body size of HTTP responses received.",
-          kClientLabels, kBodyBuckets, "bytes")) {
-  // Routes, peers and pods come and go: their series leave when idle.
-  for (telemetry::HistogramFamily* family :
-       {&server_duration_, &client_duration_, &server_request_body_, &server_response_body_,
-        &client_request_body_, &client_response_body_}) {
-    family->ExpireIdle();
-  }
+      server_(deps_.registry.AddHistogramGroup(kServerLabels)),
+      client_(deps_.registry.AddHistogramGroup(kClientLabels)) {
+  // Registered in the order they were before they were grouped: /metrics lists them so.
+  telemetry::MetricRegistry& registry = deps_.registry;
+  registry.AddToGroup(server_, "http_server_request_duration_seconds",
+                      "Duration of HTTP requests this host's processes served, first request "
+                      "byte to last response byte.",
+                      kDurationBuckets, "seconds");
+  registry.AddToGroup(client_, "http_client_request_duration_seconds",
+                      "Duration of HTTP requests this host's processes made, first request byte "
+                      "to last response byte.",
+                      kDurationBuckets, "seconds");
+  registry.AddToGroup(server_, "http_server_request_body_size_bytes",
+                      "Body size of HTTP requests served.", kBodyBuckets, "bytes");
+  registry.AddToGroup(server_, "http_server_response_body_size_bytes",
+                      "Body size of HTTP responses served.", kBodyBuckets, "bytes");
+  registry.AddToGroup(client_, "http_client_request_body_size_bytes",
+                      "Body size of HTTP requests made.", kBodyBuckets, "bytes");
+  registry.AddToGroup(client_, "http_client_response_body_size_bytes",
+                      "Body size of HTTP responses received.", kBodyBuckets, "bytes");
 }
 
 HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection,
@@ -232,7 +225,8 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
   facts.peer = connection.remote;
   facts.ipv6 = connection.ipv6;
   facts.pid = connection.id.pid;
-  facts.process = deps_.process(connection.id.pid).value_or(ProcessIdentity{});
+  facts.process = deps_.process(connection.id.pid);
+  if (!facts.process) facts.process = unknown_process_;
   const std::uint64_t end =
       exchange.response.status_code ? exchange.response.end_ns : exchange.request.end_ns;
   facts.start_ns = exchange.request.start_ns;
@@ -242,29 +236,33 @@ HttpObserver::Facts HttpObserver::Describe(const net::ConnectionInfo& connection
 }
 
 void HttpObserver::Record(const Facts& facts, const Exchange& exchange) {
-  const std::string status = facts.status ? std::to_string(facts.status) : "";
+  const ProcessIdentity& process = *facts.process;
+  // Views of the label values, in kServerLabels' or kClientLabels' order.
+  std::array<std::string_view, 11> labels;
+  std::size_t count = 0;
+  char status[12];
+  char port[12];
+  labels[count++] = facts.method;
+  labels[count++] = facts.status ? NumberText(facts.status, status) : std::string_view();
   if (facts.server) {
     bool folded = false;
-    std::string route =
-        route_budget_.Admit(facts.process.service_name + '\0' + facts.process.executable_name,
-                            facts.route, facts.end_ns, folded);
+    labels[count++] = route_budget_.Admit(process.service_name, process.executable_name,
+                                          facts.route, facts.end_ns, folded);
     if (folded && deps_.on_route_folded) deps_.on_route_folded();
-    const std::vector<std::string> labels =
-        WithWorkload({facts.method, status, std::move(route), facts.error_type,
-                      facts.process.service_name, facts.process.executable_name},
-                     facts.process.workload);
-    telemetry::ObserveAt(server_duration_, labels, facts.end_ns, facts.duration_seconds);
-    telemetry::ObserveAt(server_request_body_, labels, facts.end_ns, double(exchange.request.body_size));
-    telemetry::ObserveAt(server_response_body_, labels, facts.end_ns, double(exchange.response.body_size));
   } else {
-    const std::vector<std::string> labels = WithWorkload(
-        {facts.method, status, facts.server_address, std::to_string(facts.server_port),
-         facts.error_type, facts.process.service_name, facts.process.executable_name},
-        facts.process.workload);
-    telemetry::ObserveAt(client_duration_, labels, facts.end_ns, facts.duration_seconds);
-    telemetry::ObserveAt(client_request_body_, labels, facts.end_ns, double(exchange.request.body_size));
-    telemetry::ObserveAt(client_response_body_, labels, facts.end_ns, double(exchange.response.body_size));
+    labels[count++] = facts.server_address;
+    labels[count++] = NumberText(facts.server_port, port);
   }
+  labels[count++] = facts.error_type;
+  labels[count++] = process.service_name;
+  labels[count++] = process.executable_name;
+  for (std::string_view value : process::WorkloadLabelValues(process.workload)) {
+    labels[count++] = value;
+  }
+  (facts.server ? server_ : client_)
+      .ObserveAt(std::span(labels.data(), count), facts.end_ns,
+                 {facts.duration_seconds, double(exchange.request.body_size),
+                  double(exchange.response.body_size)});
 }
 
 telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exchange) {
@@ -311,36 +309,38 @@ telemetry::Span HttpObserver::BuildSpan(const Facts& facts, const Exchange& exch
 }
 
 std::shared_ptr<const telemetry::Resource> HttpObserver::ResourceOf(
-    std::uint32_t pid, const ProcessIdentity& process) {
+    std::uint32_t pid, const std::shared_ptr<const ProcessIdentity>& process) {
   auto same = [&process](const ProcessIdentity& built) {
-    return built.start_id == process.start_id && built.service_name == process.service_name &&
-           built.executable_name == process.executable_name &&
-           built.command_line == process.command_line && built.workload == process.workload &&
-           built.resource_attributes == process.resource_attributes;
+    return built.start_id == process->start_id && built.service_name == process->service_name &&
+           built.executable_name == process->executable_name &&
+           built.command_line == process->command_line && built.workload == process->workload &&
+           built.resource_attributes == process->resource_attributes;
   };
-  if (auto it = resources_.find(pid); it != resources_.end() && same(it->second.process)) {
+  if (auto it = resources_.find(pid);
+      it != resources_.end() && (it->second.process == process || same(*it->second.process))) {
     return it->second.resource;
   }
   if (resources_.size() >= kMaxResources) resources_.clear();
   BuiltResource& built = resources_[pid];
   built.process = process;
-  built.resource = BuildResource(pid, process, deps_.host_name);
+  built.resource = BuildResource(pid, *process, deps_.host_name);
   return built.resource;
 }
 
 void HttpObserver::OnExchange(const net::ConnectionInfo& connection, Exchange exchange) {
   Facts facts = Describe(connection, exchange);
-  if (facts.process.excluded) return;
+  const ProcessIdentity& process = *facts.process;
+  if (process.excluded) return;
   std::optional<telemetry::Span> span;
   if (deps_.spans) span = BuildSpan(facts, exchange);
   bool llm_call = false;
   if (deps_.calls && !facts.server) {
-    const CallContext context{facts.server_address,    facts.process.service_name,
-                              facts.process.executable_name, facts.duration_seconds,
-                              facts.process.workload,  facts.end_ns};
+    const CallContext context{facts.server_address,    process.service_name,
+                              process.executable_name, facts.duration_seconds,
+                              process.workload,        facts.end_ns};
     llm_call = deps_.calls->Observe(exchange, context, span ? &*span : nullptr);
   }
-  if (facts.process.awaiting_llm) {
+  if (process.awaiting_llm) {
     if (!llm_call) return;
     if (deps_.on_llm_call) deps_.on_llm_call(facts.pid);
   }

@@ -11,6 +11,7 @@
 
 #include "agent/net/conn_tracker.h"
 #include "agent/process/pod_info.h"
+#include "agent/process/process_identity.h"
 #include "agent/semantics/http_route.h"
 #include "agent/telemetry/metric_registry.h"
 #include "agent/telemetry/span.h"
@@ -19,17 +20,7 @@
 
 namespace infrared::semantics {
 
-// Who a process is, for labels and the span resource.
-struct ProcessIdentity {
-  std::string executable_name;
-  std::string service_name;
-  std::string command_line;
-  std::vector<std::pair<std::string, std::string>> resource_attributes;  // its own OTEL_RESOURCE_ATTRIBUTES
-  std::uint64_t start_id = 0;  // with the pid, names one process instance
-  process::Workload workload;  // container and pod
-  bool excluded = false;       // select.* / exclude.* leave it out: nothing is reported
-  bool awaiting_llm = false;   // select.llm_only: only its LLM calls are reported, until the first
-};
+using process::ProcessIdentity;
 
 // The OTel resource of a process's spans: service.name, service.instance.id,
 // process.pid, process.executable.name, process.command_line, host.name,
@@ -73,7 +64,8 @@ class HttpObserver : public net::ExchangeSink {
     ClientCallObserver* calls = nullptr;
     telemetry::SpanQueue* spans;  // nullptr: spans are not built
     telemetry::IdGenerator& ids;
-    std::function<std::optional<ProcessIdentity>(std::uint32_t pid)> process;
+    // Who a process is; nullptr: not known (its labels are left empty).
+    std::function<std::shared_ptr<const ProcessIdentity>(std::uint32_t pid)> process;
     std::function<std::uint64_t(std::uint64_t monotonic_ns)> to_unix_ns;
     std::function<void()> on_span_dropped;  // the span queue was full
     // A process waiting for its first LLM call (awaiting_llm) made one.
@@ -99,25 +91,24 @@ class HttpObserver : public net::ExchangeSink {
   void Record(const Facts& facts, const protocols::http1::Exchange& exchange);
   telemetry::Span BuildSpan(const Facts& facts, const protocols::http1::Exchange& exchange);
   // The resource of a process's spans, built again only when what it says changed.
-  std::shared_ptr<const telemetry::Resource> ResourceOf(std::uint32_t pid,
-                                                        const ProcessIdentity& process);
+  std::shared_ptr<const telemetry::Resource> ResourceOf(
+      std::uint32_t pid, const std::shared_ptr<const ProcessIdentity>& process);
 
   struct BuiltResource {
-    ProcessIdentity process;  // what it was built from
+    std::shared_ptr<const ProcessIdentity> process;  // what it was built from
     std::shared_ptr<const telemetry::Resource> resource;
   };
   // Processes come and go: past this many the cache starts afresh.
   static constexpr std::size_t kMaxResources = 4096;
 
   Dependencies deps_;
+  const std::shared_ptr<const ProcessIdentity> unknown_process_;
   std::unordered_map<std::uint32_t, BuiltResource> resources_;
   RouteBudget route_budget_;
-  telemetry::HistogramFamily& server_duration_;
-  telemetry::HistogramFamily& client_duration_;
-  telemetry::HistogramFamily& server_request_body_;
-  telemetry::HistogramFamily& server_response_body_;
-  telemetry::HistogramFamily& client_request_body_;
-  telemetry::HistogramFamily& client_response_body_;
+  // Each exchange's duration, request body size and response body size, in
+  // that order: one series lookup for the three.
+  telemetry::HistogramGroup& server_;
+  telemetry::HistogramGroup& client_;
 };
 
 // "GET" for the methods RFC 9110 and RFC 5789 define, "_OTHER" for the rest,

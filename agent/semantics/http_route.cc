@@ -119,10 +119,16 @@ std::string RouteFromTarget(std::string_view request_target) {
   return route;
 }
 
-std::string RouteBudget::Admit(const std::string& service, const std::string& route,
-                               std::uint64_t now_ns, bool& folded) {
+const std::string& RouteBudget::Admit(std::string_view service, std::string_view executable,
+                                      const std::string& route, std::uint64_t now_ns,
+                                      bool& folded) {
+  static const std::string other = kOther;
   folded = false;
-  std::unordered_map<std::string, std::uint64_t>& routes = last_used_[service];
+  auto known = last_used_.find(ServiceView(service, executable));
+  if (known == last_used_.end()) {
+    known = last_used_.emplace(Service(service, executable), decltype(known->second)()).first;
+  }
+  std::unordered_map<std::string, std::uint64_t>& routes = known->second;
   if (auto it = routes.find(route); it != routes.end()) {
     it->second = std::max(it->second, now_ns);
     return route;
@@ -134,7 +140,7 @@ std::string RouteBudget::Admit(const std::string& service, const std::string& ro
   }
   if (routes.size() >= max_routes_) {
     folded = true;
-    return kOther;
+    return other;
   }
   routes.emplace(route, now_ns);
   return route;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -57,15 +58,40 @@ class RouteBudget {
   RouteBudget(std::size_t max_routes, std::uint64_t idle_ns)
       : max_routes_(max_routes), idle_ns_(idle_ns) {}
 
-  // The route to report for `route` of `service` at `now_ns` (a monotonic
-  // clock): `route` itself, or kOther (then `folded` is set).
-  std::string Admit(const std::string& service, const std::string& route, std::uint64_t now_ns,
-                    bool& folded);
+  // The route to report for `route` of the service (its name and executable)
+  // at `now_ns` (a monotonic clock): `route` itself, or kOther (then `folded`
+  // is set).
+  const std::string& Admit(std::string_view service, std::string_view executable,
+                           const std::string& route, std::uint64_t now_ns, bool& folded);
 
  private:
+  using Service = std::pair<std::string, std::string>;  // name, executable
+  using ServiceView = std::pair<std::string_view, std::string_view>;
+  // Looks a service up by its two names without copying them.
+  struct ServiceHash {
+    using is_transparent = void;
+    std::size_t operator()(ServiceView service) const {
+      const std::size_t name = std::hash<std::string_view>()(service.first);
+      return name ^ (std::hash<std::string_view>()(service.second) + 0x9e3779b97f4a7c15 +
+                     (name << 6) + (name >> 2));
+    }
+    std::size_t operator()(const Service& service) const {
+      return (*this)(ServiceView(service.first, service.second));
+    }
+  };
+  struct ServiceEqual {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return a.first == b.first && a.second == b.second;
+    }
+  };
+
   std::size_t max_routes_;
   std::uint64_t idle_ns_;
-  std::unordered_map<std::string, std::unordered_map<std::string, std::uint64_t>> last_used_;
+  std::unordered_map<Service, std::unordered_map<std::string, std::uint64_t>, ServiceHash,
+                     ServiceEqual>
+      last_used_;
 };
 
 class RouteMatcher {

@@ -10,12 +10,7 @@
 namespace infrared::telemetry {
 namespace {
 
-// Registration mistakes are programming errors: fail loudly at startup rather
-// than export a half-broken metric set.
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "infrared: metric registry: %s\n", message.c_str());
-  std::abort();
-}
+using detail::Die;
 
 // A CAS loop rather than atomic<double>::fetch_add: the latter is C++20 and
 // arrived late in some standard libraries we may be built against.
@@ -35,6 +30,29 @@ bool StrictlyAscendingAndFinite(const std::vector<double>& bounds) {
 }
 
 }  // namespace
+
+namespace detail {
+
+void Die(const std::string& message) {
+  std::fprintf(stderr, "infrared: metric registry: %s\n", message.c_str());
+  std::abort();
+}
+
+void CheckLabelCount(const std::string& family, std::size_t names, std::size_t values) {
+  if (values != names) {
+    Die("metric " + family + " takes " + std::to_string(names) + " label values, got " +
+        std::to_string(values));
+  }
+}
+
+Labels LabelsOf(const std::vector<std::string>& names, const std::vector<std::string>& values) {
+  Labels labels;
+  labels.reserve(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) labels.push_back({names[i], values[i]});
+  return labels;
+}
+
+}  // namespace detail
 
 void Counter::Inc(double amount) {
   // `!(amount >= 0)` also rejects NaN, which would poison the counter forever.
@@ -91,10 +109,7 @@ Family<Metric>::Family(std::string name, std::string help, std::string unit, Met
 template <typename Metric>
 typename Family<Metric>::Slot& Family<Metric>::SlotLocked(
     const std::vector<std::string>& label_values) {
-  if (label_values.size() != label_names_.size()) {
-    Die("metric " + name_ + " takes " + std::to_string(label_names_.size()) +
-        " label values, got " + std::to_string(label_values.size()));
-  }
+  detail::CheckLabelCount(name_, label_names_.size(), label_values.size());
   Slot& slot = series_[label_values];
   if (!slot.metric) {
     if constexpr (std::is_same_v<Metric, Histogram>) {
@@ -147,9 +162,7 @@ MetricFamily Family<Metric>::Snapshot() const {
   std::lock_guard lock(mutex_);
   for (const auto& [values, slot] : series_) {
     const Metric* metric = slot.metric.get();
-    Labels labels;
-    labels.reserve(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) labels.push_back({label_names_[i], values[i]});
+    Labels labels = detail::LabelsOf(label_names_, values);
     if constexpr (std::is_same_v<Metric, Histogram>) {
       HistogramSample sample = metric->Snapshot();
       sample.labels = std::move(labels);
@@ -171,7 +184,7 @@ CounterFamily& MetricRegistry::AddCounter(const std::string& name, const std::st
   std::lock_guard lock(mutex_);
   if (!names_.insert(name).second) Die("metric " + name + " registered twice");
   counters_.emplace_back(name, help, unit, MetricType::kCounter, std::move(label_names));
-  order_.emplace_back(MetricType::kCounter, counters_.size() - 1);
+  order_.push_back({Registered::Kind::kCounter, counters_.size() - 1, 0});
   return counters_.back();
 }
 
@@ -181,7 +194,7 @@ GaugeFamily& MetricRegistry::AddGauge(const std::string& name, const std::string
   std::lock_guard lock(mutex_);
   if (!names_.insert(name).second) Die("metric " + name + " registered twice");
   gauges_.emplace_back(name, help, unit, MetricType::kGauge, std::move(label_names));
-  order_.emplace_back(MetricType::kGauge, gauges_.size() - 1);
+  order_.push_back({Registered::Kind::kGauge, gauges_.size() - 1, 0});
   return gauges_.back();
 }
 
@@ -192,8 +205,30 @@ HistogramFamily& MetricRegistry::AddHistogram(const std::string& name, const std
   if (!names_.insert(name).second) Die("metric " + name + " registered twice");
   histograms_.emplace_back(name, help, unit, MetricType::kHistogram, std::move(label_names),
                            std::move(bounds));
-  order_.emplace_back(MetricType::kHistogram, histograms_.size() - 1);
+  order_.push_back({Registered::Kind::kHistogram, histograms_.size() - 1, 0});
   return histograms_.back();
+}
+
+HistogramGroup& MetricRegistry::AddHistogramGroup(std::vector<std::string> label_names) {
+  std::lock_guard lock(mutex_);
+  return groups_.emplace_back(std::move(label_names));
+}
+
+std::size_t MetricRegistry::AddToGroup(HistogramGroup& group, const std::string& name,
+                                       const std::string& help, std::vector<double> bounds,
+                                       const std::string& unit) {
+  std::lock_guard lock(mutex_);
+  if (!names_.insert(name).second) Die("metric " + name + " registered twice");
+  if (!StrictlyAscendingAndFinite(bounds)) {
+    Die("histogram " + name + " needs strictly ascending, finite bucket bounds");
+  }
+  const auto it = std::find_if(groups_.begin(), groups_.end(),
+                               [&group](const HistogramGroup& ours) { return &ours == &group; });
+  if (it == groups_.end()) Die("metric " + name + " joins a group of another registry");
+  const std::size_t member = group.AddMember(name, help, unit, std::move(bounds));
+  order_.push_back({Registered::Kind::kGroupMember,
+                    static_cast<std::size_t>(it - groups_.begin()), member});
+  return member;
 }
 
 void MetricRegistry::AddCollector(Collector* collector) {
@@ -207,16 +242,19 @@ std::vector<MetricFamily> MetricRegistry::Collect() const {
   {
     std::lock_guard lock(mutex_);
     out.reserve(order_.size());
-    for (const auto& [type, index] : order_) {
-      switch (type) {
-        case MetricType::kCounter:
-          out.push_back(counters_[index].Snapshot());
+    for (const Registered& family : order_) {
+      switch (family.kind) {
+        case Registered::Kind::kCounter:
+          out.push_back(counters_[family.index].Snapshot());
           break;
-        case MetricType::kGauge:
-          out.push_back(gauges_[index].Snapshot());
+        case Registered::Kind::kGauge:
+          out.push_back(gauges_[family.index].Snapshot());
           break;
-        case MetricType::kHistogram:
-          out.push_back(histograms_[index].Snapshot());
+        case Registered::Kind::kHistogram:
+          out.push_back(histograms_[family.index].Snapshot());
+          break;
+        case Registered::Kind::kGroupMember:
+          out.push_back(groups_[family.index].Snapshot(family.member));
           break;
       }
     }
@@ -253,6 +291,7 @@ std::size_t MetricRegistry::RemoveIdleSeries(std::uint64_t cutoff_ns) {
   for (CounterFamily& family : counters_) removed += family.RemoveIdle(cutoff_ns);
   for (GaugeFamily& family : gauges_) removed += family.RemoveIdle(cutoff_ns);
   for (HistogramFamily& family : histograms_) removed += family.RemoveIdle(cutoff_ns);
+  for (HistogramGroup& group : groups_) removed += group.RemoveIdle(cutoff_ns);
   return removed;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/telemetry/histogram_group.h"
 #include "agent/telemetry/metric_family.h"
 
 namespace infrared::telemetry {
@@ -121,6 +122,17 @@ using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
 
+namespace detail {
+// Registration and labelling mistakes are programming errors: fail loudly at
+// startup rather than export a half-broken metric set.
+[[noreturn]] void Die(const std::string& message);
+// Aborts unless a family's `values` label values match its `names` label names in
+// number: a programming error.
+void CheckLabelCount(const std::string& family, std::size_t names, std::size_t values);
+// The labels of one series: names[i]=values[i].
+Labels LabelsOf(const std::vector<std::string>& names, const std::vector<std::string>& values);
+}  // namespace detail
+
 // One observation, or one increment, in a family whose series may expire.
 inline void ObserveAt(HistogramFamily& family, const std::vector<std::string>& label_values,
                       std::uint64_t now_ns, double value) {
@@ -143,6 +155,14 @@ class MetricRegistry {
   HistogramFamily& AddHistogram(const std::string& name, const std::string& help,
                                 std::vector<std::string> label_names, std::vector<double> bounds,
                                 const std::string& unit = "");
+  // A group of histogram families observed together (HistogramGroup), empty:
+  // AddToGroup adds its families. The reference stays valid for the registry's
+  // lifetime.
+  HistogramGroup& AddHistogramGroup(std::vector<std::string> label_names);
+  // Adds a histogram family to `group`, in registration order like any other;
+  // returns its place in the group's ObserveAt values.
+  std::size_t AddToGroup(HistogramGroup& group, const std::string& name, const std::string& help,
+                         std::vector<double> bounds, const std::string& unit = "");
   // The registry does not own the collector; it must outlive the registry's use.
   void AddCollector(Collector* collector);
 
@@ -160,7 +180,14 @@ class MetricRegistry {
   std::deque<CounterFamily> counters_;
   std::deque<GaugeFamily> gauges_;
   std::deque<HistogramFamily> histograms_;
-  std::vector<std::pair<MetricType, std::size_t>> order_;
+  std::deque<HistogramGroup> groups_;
+  // Every family in registration order.
+  struct Registered {
+    enum class Kind { kCounter, kGauge, kHistogram, kGroupMember } kind;
+    std::size_t index;   // in counters_, gauges_, histograms_ or groups_
+    std::size_t member;  // kGroupMember: in the group
+  };
+  std::vector<Registered> order_;
   std::vector<Collector*> collectors_;
   std::set<std::string> names_;  // every registered family name, to refuse duplicates
 };

@@ -554,6 +554,85 @@ TEST_F(ProcessTableTest, SelectionDecidesWhatIsReported) {
   EXPECT_TRUE(table.Find(30)->admitted);
 }
 
+// What FindIdentity says must be what Find says.
+void ExpectIdentityOf(ProcessTable& table, std::uint32_t pid) {
+  std::optional<ProcessEntry> entry = table.Find(pid);
+  std::shared_ptr<const ProcessIdentity> identity = table.FindIdentity(pid);
+  ASSERT_TRUE(entry && identity);
+  EXPECT_EQ(identity->executable_name, entry->executable_name);
+  EXPECT_EQ(identity->service_name, entry->service_name);
+  EXPECT_EQ(identity->command_line, entry->command_line);
+  EXPECT_EQ(identity->resource_attributes, entry->resource_attributes);
+  EXPECT_EQ(identity->start_id, entry->start_id);
+  EXPECT_EQ(identity->workload, entry->workload);
+  EXPECT_EQ(identity->excluded, !entry->admitted);
+  EXPECT_EQ(identity->awaiting_llm, entry->admitted && !entry->reported);
+}
+
+TEST_F(ProcessTableTest, AnIdentityIsSharedUntilItChanges) {
+  FakeWorkloads workloads;
+  workloads.names[std::string(64, 'a')] = "worker";
+  ProcessSelector llm_only({}, {}, /*llm_only=*/true);
+  ProcessTable table = MakeTable();
+  table.SetWorkloads(&workloads, &llm_only);
+  procfs_.AddProcess(10, 1, "/usr/bin/python3", "OTEL_RESOURCE_ATTRIBUTES=team=a\0"sv);
+  procfs_.Write(10, "cgroup", kPodCgroup);
+  table.Rescan(reader_);
+
+  const std::shared_ptr<const ProcessIdentity> first = table.FindIdentity(10);
+  ExpectIdentityOf(table, 10);
+  EXPECT_EQ(table.FindIdentity(10), first);  // nothing changed: the same copy
+  EXPECT_EQ(first->service_name, "worker");
+  EXPECT_TRUE(first->awaiting_llm);
+
+  table.MarkLlmCaller(10);
+  const std::shared_ptr<const ProcessIdentity> called = table.FindIdentity(10);
+  EXPECT_NE(called, first);
+  EXPECT_FALSE(called->awaiting_llm);
+  EXPECT_TRUE(first->awaiting_llm);  // a copy handed out never changes
+  ExpectIdentityOf(table, 10);
+
+  workloads.names[std::string(64, 'a')] = "renamed";
+  ++workloads.generation;
+  const std::shared_ptr<const ProcessIdentity> renamed = table.FindIdentity(10);
+  EXPECT_EQ(renamed->service_name, "renamed");
+  EXPECT_EQ(renamed->workload.container_name, "renamed");
+  ExpectIdentityOf(table, 10);
+
+  procfs_.Remove(10);
+  procfs_.AddProcess(10, 1, "/usr/bin/node");
+  procfs_.Write(10, "cgroup", kPodCgroup);
+  table.OnExec(Exec(10, 1, "/usr/bin/node"), reader_);
+  const std::shared_ptr<const ProcessIdentity> execd = table.FindIdentity(10);
+  EXPECT_EQ(execd->executable_name, "node");
+  EXPECT_TRUE(execd->resource_attributes.empty());
+  ExpectIdentityOf(table, 10);
+
+  // Exited, it is still known, as it was.
+  table.OnExit(Exit(10));
+  EXPECT_EQ(table.FindIdentity(10), execd);
+  Visit(table);
+  EXPECT_EQ(table.FindIdentity(10), execd);
+}
+
+TEST_F(ProcessTableTest, AnUnknownProcessIsExcludedOnlyUnderASelection) {
+  ProcessTable open = MakeTable();
+  EXPECT_EQ(open.FindIdentity(99), nullptr);
+  SelectionRules exclude;
+  exclude.executables = {"sshd"};
+  ProcessSelector selector({}, exclude, /*llm_only=*/false);
+  ProcessTable selective = MakeTable();
+  selective.SetWorkloads(nullptr, &selector);
+  std::shared_ptr<const ProcessIdentity> unknown = selective.FindIdentity(99);
+  ASSERT_TRUE(unknown);
+  EXPECT_TRUE(unknown->excluded);
+  EXPECT_TRUE(unknown->service_name.empty());
+  procfs_.AddProcess(30, 1, "/usr/sbin/sshd");
+  selective.Rescan(reader_);
+  EXPECT_TRUE(selective.FindIdentity(30)->excluded);
+  ExpectIdentityOf(selective, 30);
+}
+
 TEST(ExecutableNameFromPathTest, Table) {
   const std::pair<std::string, std::string> cases[] = {
       {"/usr/bin/name", "name"}, {"name", "name"}, {"./a/b", "b"}, {"", ""}};

@@ -117,9 +117,13 @@ class HttpObserverTest : public ::testing::Test {
           .registry = registry_,
           .spans = spans_enabled_ ? &queue_ : nullptr,
           .ids = ids_,
-          .process = [this](std::uint32_t pid) -> std::optional<ProcessIdentity> {
-            if (pid != kPid) return std::nullopt;
-            return identity_;
+          // As the process table hands it out: one shared copy until it changes.
+          .process = [this](std::uint32_t pid) -> std::shared_ptr<const ProcessIdentity> {
+            if (pid != kPid) return nullptr;
+            if (!shared_identity_ || *shared_identity_ != identity_) {
+              shared_identity_ = std::make_shared<const ProcessIdentity>(identity_);
+            }
+            return shared_identity_;
           },
           .to_unix_ns = [](std::uint64_t monotonic_ns) { return monotonic_ns + kUnixOffset; },
           .on_span_dropped = [this] { ++spans_dropped_; },
@@ -160,6 +164,7 @@ class HttpObserverTest : public ::testing::Test {
                             .resource_attributes = {{"team", "payments"}},
                             .start_id = 42,
                             .workload = {}};
+  std::shared_ptr<const ProcessIdentity> shared_identity_;
   std::vector<std::uint32_t> llm_callers_;
   std::unique_ptr<HttpObserver> observer_;
 };
