@@ -9,12 +9,15 @@ keepalive) serving a small static file: alone, with the agent, with bpftrace
 counting hits on the entries and returns of SSL_write, SSL_read, SSL_write_ex
 and SSL_read_ex and the entries of SSL_shutdown and SSL_free in the libssl
 nginx links (wrk links it too, so both ends' calls hit), then alone again (to
-see the noise). The floor is what any uprobe-based TLS capture pays before
+see the noise). The agent and the floor take turns three times and each is the
+median of its rounds, as uprobe costs swing from run to run on a shared
+machine. The floor is what any uprobe-based TLS capture pays before
 doing any work; the agent's cost above it is its own. Needs root, nginx, wrk,
 openssl, bpftrace and a built agent."""
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +30,7 @@ from agent import Agent, fail, require_program, wait_until  # noqa: E402
 from http_peers import Nginx  # noqa: E402
 from proc_usage import cpu_seconds  # noqa: E402
 
+ROUNDS = 3
 DATA_FUNCTIONS = ("SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex")
 LIFECYCLE_FUNCTIONS = ("SSL_shutdown", "SSL_free")
 
@@ -148,25 +152,34 @@ def main():
     with tempfile.TemporaryDirectory() as directory, TlsNginx(os.path.join(directory, "n")) as nginx:
         wrk(nginx.port, 2, connections)  # warm up
         alone, _ = wrk(nginx.port, seconds, connections)
-        with Agent(*agent_flags) as running:
-            time.sleep(1)
-            cpu_before = cpu_seconds(running.process.pid)
-            watched, _ = wrk(nginx.port, seconds, connections)
-            agent_cpu = cpu_seconds(running.process.pid) - cpu_before
-        with Bpftrace(libssl) as tracer:
-            floor, floor_requests = wrk(nginx.port, seconds, connections)
+        # Uprobe costs swing from run to run here: the agent and the floor take
+        # turns, and each figure is the median of its rounds.
+        watched_rounds, floor_rounds, agent_cpu = [], [], 0.0
+        for _ in range(ROUNDS):
+            with Agent(*agent_flags) as running:
+                time.sleep(1)
+                cpu_before = cpu_seconds(running.process.pid)
+                watched_rounds.append(wrk(nginx.port, seconds, connections)[0])
+                agent_cpu += cpu_seconds(running.process.pid) - cpu_before
+            with Bpftrace(libssl) as tracer:
+                floor_rate, floor_requests = wrk(nginx.port, seconds, connections)
+                floor_rounds.append(floor_rate)
         again, _ = wrk(nginx.port, seconds, connections)
     hits = tracer.hits()
     baseline = (alone + again) / 2
+    watched, floor = statistics.median(watched_rounds), statistics.median(floor_rounds)
+    agent_cpu /= ROUNDS
     print(f"probed library: {libssl}")
     print(f"nginx+wrk TLS requests/sec without agent:  {alone:.0f} (again after: {again:.0f})")
     print(f"nginx+wrk TLS requests/sec with agent:     {watched:.0f}")
     print(f"nginx+wrk TLS requests/sec bpftrace floor: {floor:.0f}")
     print(f"ratio with/without:  {watched / baseline:.3f}")
     print(f"ratio floor/without: {floor / baseline:.3f}")
+    print(f"ratio agent/floor: {watched / floor:.3f} (rounds: "
+          + ", ".join(f"{w:.0f}/{f:.0f}" for w, f in zip(watched_rounds, floor_rounds)) + ")")
     print(f"agent CPU during the run: {agent_cpu:.2f} s over {seconds} s "
           f"({100 * agent_cpu / seconds:.1f}% of one core)")
-    print(f"floor probe hits: {sum(hits.values())} "
+    print(f"floor probe hits (last round): {sum(hits.values())} "
           f"({sum(hits.values()) / max(floor_requests, 1):.1f} per request)")
     for probe in tracer.points:
         print(f"  {probe.split(':')[0]}:{probe.rsplit(':', 1)[1]}: {hits.get(probe, 0)}")
