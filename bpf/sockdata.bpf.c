@@ -219,6 +219,11 @@ static __always_inline void on_mmap(unsigned long prot, int fd) {
 static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 iovcnt,
                                      __u32 kind, __u32 direction) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  /* First: a process not selected costs one lookup a call, and its calls are
+   * not counted (they may not be on sockets; its TLS calls are not captured
+   * either, so its TLS sockets need no noting). */
+  if (!is_selected(tgid))
+    return;
   struct conn_key key = {.pid = tgid, .fd = fd};
   struct conn_info *info = bpf_map_lookup_elem(&conns, &key);
   /* The skip holds for the socket it was decided on, not for a later one the
@@ -234,10 +239,6 @@ static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 
       return;
     }
   }
-  /* Before the fd is looked at: a process not selected costs one lookup a
-   * call, and its calls are not counted (they may not be on sockets). */
-  if (!is_selected(tgid))
-    return;
   if (!info && kind != IO_CONNECT && kind != IO_ACCEPT && !tcp_sock_of_fd(fd))
     return;
   struct io_args *args = bpf_task_storage_get(&active_io, bpf_get_current_task_btf(), 0,

@@ -208,19 +208,13 @@ static __always_inline void fill_header(struct infrared_sock_header *header, __u
  * parks it when the ring buffer is full. */
 static __always_inline void emit_close(__u32 pid, __s32 fd, __u64 generation,
                                        const struct infrared_stream_loss loss[2]) {
-  struct infrared_sock_close_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
-  if (event) {
-    fill_header(&event->header, INFRARED_SOCK_CLOSE, pid, fd, generation);
-    event->loss[0] = loss[0];
-    event->loss[1] = loss[1];
-    bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
+  struct infrared_sock_close_event event = {};
+  fill_header(&event.header, INFRARED_SOCK_CLOSE, pid, fd, generation);
+  event.loss[0] = loss[0];
+  event.loss[1] = loss[1];
+  if (bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event))) == 0)
     return;
-  }
-  struct infrared_sock_close_event parked = {};
-  fill_header(&parked.header, INFRARED_SOCK_CLOSE, pid, fd, generation);
-  parked.loss[0] = loss[0];
-  parked.loss[1] = loss[1];
-  if (bpf_map_update_elem(&parked_closes, &parked.header.conn, &parked, BPF_ANY))
+  if (bpf_map_update_elem(&parked_closes, &event.header.conn, &event, BPF_ANY))
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
 }
 

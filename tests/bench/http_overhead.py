@@ -6,8 +6,11 @@
 Runs wrk against a local nginx (one worker) serving a small static file, first
 alone, then with the agent capturing every connection, then with the agent
 capturing no payload of either (capture.executables names another program: its
-probes stay attached and pass their calls over), then alone again (to see the
-noise). Needs root, nginx, wrk and a built agent."""
+probes stay attached and pass their calls over), then with no agent but a
+tracefs syscall event enabled (the hook floor: once any syscall tracepoint is in
+use, the kernel sends every syscall of every task through its traced slow path,
+whatever program runs there, so no syscall-tracepoint capture can cost less),
+then alone again (to see the noise). Needs root, nginx, wrk and a built agent."""
 import os
 import re
 import subprocess
@@ -29,6 +32,23 @@ def wrk(port, seconds, connections):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+# An event no workload here calls: enabling it costs only the traced path itself.
+FLOOR_EVENT = "/sys/kernel/tracing/events/syscalls/sys_enter_acct/enable"
+
+
+def hook_floor_run(port, seconds, connections):
+    """Requests/sec with every syscall on the traced path and no program attached."""
+    if not os.path.exists(FLOOR_EVENT):
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], check=True)
+    with open(FLOOR_EVENT, "w") as f:
+        f.write("1")
+    try:
+        return wrk(port, seconds, connections)
+    finally:
+        with open(FLOOR_EVENT, "w") as f:
+            f.write("0")
+
+
 def watched_run(port, seconds, connections, *agent_args):
     """(requests/sec, agent CPU seconds) of one wrk run with the agent."""
     with Agent(*agent_args) as running:
@@ -47,6 +67,7 @@ def main():
         watched, agent_cpu = watched_run(nginx.port, seconds, connections)
         unselected, unselected_cpu = watched_run(nginx.port, seconds, connections,
                                                  "--capture.executables", "no-such-program")
+        floor = hook_floor_run(nginx.port, seconds, connections)
         again = wrk(nginx.port, seconds, connections)
     baseline = (alone + again) / 2
     print(f"nginx+wrk requests/sec without agent: {alone:.0f} (again after: {again:.0f})")
@@ -58,6 +79,9 @@ def main():
     print(f"ratio capture off/without: {unselected / baseline:.3f}")
     print(f"agent CPU with capture off: {unselected_cpu:.2f} s "
           f"({100 * unselected_cpu / seconds:.1f}% of one core)")
+    print(f"nginx+wrk requests/sec, syscall hook floor (no agent): {floor:.0f}")
+    print(f"ratio hook floor/without: {floor / baseline:.3f}")
+    print(f"ratio capture off/hook floor: {unselected / floor:.3f}")
 
 
 if __name__ == "__main__":

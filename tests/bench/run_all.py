@@ -59,6 +59,7 @@ def main():
     rows.append(("", "agent CPU % of a core", grab(out, r"\(([\d.]+)% of one core\)"), ""))
     rows.append(("", "throughput capture off/without", grab(out, r"^ratio capture off/without: ([\d.]+)"),
                  ">= 0.99"))
+    rows.append(("", "syscall hook floor/without", grab(out, r"^ratio hook floor/without: ([\d.]+)"), ""))
     out, error_llm = run([sys.executable, "llm_overhead.py"])
     rows.append(("LLM-shaped: 2 s streams over TLS", "call wall time with/without",
                  grab(out, r"^ratio with/without: ([\d.]+)"), "<= 1.005"))
