@@ -384,6 +384,33 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret) {
   return 0;
 }
 
+/* --- flags from the agent ------------------------------------------------------ */
+
+/* Run by the agent (BPF_PROG_RUN), never attached: sets flags on a connection
+ * or TLS stream in place, leaving its loss counts, which the kernel adds to
+ * atomically, as they are. (The kernel's own flag, SEEN, is set at the first
+ * call, before the agent can have anything to decide about the connection.)
+ * 32-bit atomic OR would need -mcpu=v3. */
+SEC("syscall")
+int set_flags(struct infrared_flag_request *request) {
+  __u32 *flags = 0;
+  if (request->tls) {
+    struct infrared_tls_stream_key key = request->tls_key;
+    struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &key);
+    if (stream && stream->generation == request->generation)
+      flags = &stream->flags;
+  } else {
+    struct conn_key key = {.pid = request->pid, .fd = request->fd};
+    struct conn_info *info = bpf_map_lookup_elem(&conns, &key);
+    if (info && info->generation == request->generation)
+      flags = &info->flags;
+  }
+  request->found = flags != 0;
+  if (flags)
+    *flags |= request->flags;
+  return 0;
+}
+
 /* --- the selection follows processes ----------------------------------------- */
 
 /* Matches the executable file's own name (a symlink resolved, as the agent's

@@ -71,6 +71,10 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
   bpf_map__set_max_entries(skeleton->maps.conns,
                            std::max<std::uint32_t>(65536, 4 * config.http_max_connections));
   bpf_map__set_max_entries(skeleton->maps.selected, config.process_max_processes);
+  // Flags are set through the syscall program where the kernel has them (5.14).
+  if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, nullptr) != 1) {
+    bpf_program__set_autoload(skeleton->progs.set_flags, false);
+  }
   if (int err = sockdata_bpf__load(skeleton); err != 0) {
     error = LoadError("socket", -err);
     return nullptr;
@@ -158,14 +162,45 @@ bool SockProbes::FollowClosely(const net::ConnId& conn) {
 
 bool SockProbes::SetFlag(const net::ConnId& conn, std::uint32_t flag) {
   if (conn.tls()) return SetTlsStreamFlag(conn, flag);
-  const int fd = bpf_map__fd(skeleton_->maps.conns);
-  ConnKey key{conn.pid, conn.fd};
-  ConnInfo info;
-  if (bpf_map_lookup_elem(fd, &key, &info) != 0 || info.generation != conn.generation) {
+  infrared_flag_request request{};
+  request.generation = conn.generation;
+  request.pid = conn.pid;
+  request.fd = conn.fd;
+  request.flags = flag;
+  return OrFlags(request);
+}
+
+namespace {
+
+// For kernels without syscall programs (before 5.14): the entry read, flagged
+// and written back whole, which loses a loss count the kernel adds meanwhile.
+template <typename Key, typename Value>
+bool OrFlagsByUpdate(int map_fd, const Key& key, const infrared_flag_request& request) {
+  Value value{};
+  if (bpf_map_lookup_elem(map_fd, &key, &value) != 0 || value.generation != request.generation) {
     return false;
   }
-  info.flags |= flag;
-  return bpf_map_update_elem(fd, &key, &info, BPF_EXIST) == 0;
+  value.flags |= request.flags;
+  return bpf_map_update_elem(map_fd, &key, &value, BPF_EXIST) == 0;
+}
+
+}  // namespace
+
+bool SockProbes::OrFlags(infrared_flag_request& request) {
+  const int program = bpf_program__fd(skeleton_->progs.set_flags);
+  if (program >= 0) {
+    bpf_test_run_opts run{};
+    run.sz = sizeof(run);
+    run.ctx_in = &request;  // a syscall program's context is copied back here
+    run.ctx_size_in = sizeof(request);
+    return bpf_prog_test_run_opts(program, &run) == 0 && request.found == 1;
+  }
+  if (request.tls) {
+    return OrFlagsByUpdate<infrared_tls_stream_key, infrared_tls_stream>(
+        bpf_map__fd(skeleton_->maps.tls_streams), request.tls_key, request);
+  }
+  const ConnKey key{request.pid, request.fd};
+  return OrFlagsByUpdate<ConnKey, ConnInfo>(bpf_map__fd(skeleton_->maps.conns), key, request);
 }
 
 // The kernel keys TLS streams by the library's object, which userspace never
@@ -175,13 +210,13 @@ bool SockProbes::SetFlag(const net::ConnId& conn, std::uint32_t flag) {
 bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
   const int fd = bpf_map__fd(skeleton_->maps.tls_streams);
   auto apply = [&](const infrared_tls_stream_key& key) {
-    infrared_tls_stream stream{};
-    if (key.pid != conn.pid || bpf_map_lookup_elem(fd, &key, &stream) != 0 ||
-        stream.generation != conn.generation) {
-      return false;
-    }
-    stream.flags |= flag;
-    return bpf_map_update_elem(fd, &key, &stream, BPF_EXIST) == 0;
+    if (key.pid != conn.pid) return false;
+    infrared_flag_request request{};
+    request.generation = conn.generation;
+    request.tls_key = key;
+    request.tls = 1;
+    request.flags = flag;
+    return OrFlags(request);
   };
   if (auto it = tls_keys_.find(conn.generation); it != tls_keys_.end() && apply(it->second)) {
     return true;

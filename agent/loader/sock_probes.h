@@ -68,6 +68,10 @@ class SockProbes {
   void Attach(core::Logger& logger);
   bool SetFlag(const net::ConnId& conn, std::uint32_t flag);
   bool SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag);
+  // ORs request.flags into the entry it names, in the kernel (the set_flags
+  // program) so that the loss counts the kernel adds to it meanwhile are kept. False
+  // when the entry is gone or belongs to another generation.
+  bool OrFlags(infrared_flag_request& request);
 
   sockdata_bpf* skeleton_;
   std::unique_ptr<RingReader> ring_;

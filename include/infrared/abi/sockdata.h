@@ -144,6 +144,22 @@ struct infrared_tls_stream {
   struct infrared_stream_loss loss[2]; /* egress, ingress */
 };
 
+/* The agent's request to set flags on a connection (pid, fd) or a TLS stream
+ * (tls_key), given to the syscall program set_flags through BPF_PROG_RUN: the
+ * kernel ORs them into the entry in place, so the loss counts it adds to the
+ * same entry meanwhile are kept (a whole-value map update from userspace would
+ * lose them). */
+struct infrared_flag_request {
+  __u64 generation; /* the entry's, so a reused fd or stream is left alone */
+  struct infrared_tls_stream_key tls_key;
+  __u32 pid;
+  __s32 fd;
+  __u32 flags; /* INFRARED_CONN_* */
+  __u32 tls;   /* 1: a TLS stream, found by tls_key */
+  __s32 found; /* out: 1 when the entry was there and flagged */
+  __u32 reserved;
+};
+
 enum infrared_sock_drop {
   INFRARED_SOCK_DROP_RINGBUF_FULL = 0,  /* an event did not fit the ring buffer */
   INFRARED_SOCK_DROP_CONN_MAP_FULL = 1, /* a connection could not be tracked */
