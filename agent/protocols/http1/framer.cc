@@ -218,8 +218,22 @@ std::size_t MessageParser::StepCandidate(std::string_view data, std::uint64_t ts
       buffer_.push_back(c);
       continue;
     }
-    buffer_.push_back(c);
-    const Match match = buffer_.size() > limits_.max_head_bytes ? Match::kNo : matcher_.Step(c);
+    // A candidate is under way: the matcher steps over as many bytes as it
+    // takes to decide, and they join buffer_ in one append.
+    const std::size_t from = i - 1;
+    std::size_t end = from;
+    Match match = Match::kMaybe;
+    while (end < data.size()) {
+      const char next = data[end++];
+      if (buffer_.size() + (end - from) > limits_.max_head_bytes) {
+        match = Match::kNo;
+        break;
+      }
+      match = matcher_.Step(next);
+      if (match != Match::kMaybe) break;
+    }
+    buffer_.append(data.substr(from, end - from));
+    i = end;
     if (match == Match::kNo) {
       Rescan(ts);
     } else if (match == Match::kYes) {
