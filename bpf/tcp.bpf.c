@@ -277,8 +277,7 @@ static __always_inline void on_length(const struct sock *sk, int ret, int flags,
   struct infrared_tcp_sock *s = tracked(sk);
   if (!s)
     return; /* not a tracked TCP socket */
-  claim(s);
-  read_rtt(sk, s);
+  claim(s); /* srtt is read at the close, not on every send and receive */
   if (sent)
     __sync_fetch_and_add(&s->bytes_sent, ret);
   else
