@@ -169,10 +169,16 @@ void HttpCapture::Stop() {
 
 void HttpCapture::PollLoop() {
   std::uint64_t next_expiry = MonotonicToUnix::NowMonotonicNs() + kExpireEveryNs;
+  std::vector<infrared_sock_open_event> parked_opens;
   std::vector<infrared_sock_close_event> parked;
   while (!stop_.load()) {
+    parked_opens.clear();
     parked.clear();
-    probes_->TakeParkedCloses(parked);  // before the drain that reads their connections' events
+    // Both before the drain: the opens are handed on ahead of it (they precede
+    // their connections' events), the closes after it (they follow them).
+    probes_->TakeParkedOpens(parked_opens);
+    probes_->TakeParkedCloses(parked);
+    for (const infrared_sock_open_event& open : parked_opens) OnRecord(&open, sizeof(open));
     int handled = probes_->Poll(kPollTimeoutMs);
     if (handled >= 0) handled = probes_->Consume();
     if (handled < 0 && handled != -EINTR) {

@@ -132,16 +132,29 @@ int SockProbes::Poll(int timeout_ms) { return ring_->Poll(timeout_ms); }
 
 int SockProbes::Consume() { return ring_->Consume(); }
 
-void SockProbes::TakeParkedCloses(std::vector<infrared_sock_close_event>& out) {
-  const int fd = bpf_map__fd(skeleton_->maps.parked_closes);
+namespace {
+
+// Takes every event out of a map of parked ones. Each taken key is deleted
+// before the next is asked for: the walk restarts from the first key left, so
+// none is missed or taken twice.
+template <typename Event>
+void TakeParked(int map_fd, std::vector<Event>& out) {
   infrared_conn_id key{};
-  infrared_sock_close_event close{};
-  // Each taken key is deleted before the next is asked for: the walk restarts
-  // from the first key left, so none is missed or taken twice.
-  while (bpf_map_get_next_key(fd, nullptr, &key) == 0 &&
-         bpf_map_lookup_and_delete_elem(fd, &key, &close) == 0) {
-    out.push_back(close);
+  Event event{};
+  while (bpf_map_get_next_key(map_fd, nullptr, &key) == 0 &&
+         bpf_map_lookup_and_delete_elem(map_fd, &key, &event) == 0) {
+    out.push_back(event);
   }
+}
+
+}  // namespace
+
+void SockProbes::TakeParkedOpens(std::vector<infrared_sock_open_event>& out) {
+  TakeParked(bpf_map__fd(skeleton_->maps.parked_opens), out);
+}
+
+void SockProbes::TakeParkedCloses(std::vector<infrared_sock_close_event>& out) {
+  TakeParked(bpf_map__fd(skeleton_->maps.parked_closes), out);
 }
 
 void SockProbes::Select(std::uint32_t pid, bool selected) {

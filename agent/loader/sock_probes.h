@@ -42,6 +42,10 @@ class SockProbes {
   // Hands over every record waiting, without waiting. The kernel wakes Poll()
   // only once enough is waiting, so the poller also drains on its timer.
   int Consume();
+  // Takes out the opens the kernel parked because the ring buffer was full,
+  // appending them to `out`. Hand them to the tracker before draining the ring
+  // buffer: they come before any event of their connections in it.
+  void TakeParkedOpens(std::vector<infrared_sock_open_event>& out);
   // Takes out the closes the kernel parked because the ring buffer was full,
   // appending them to `out`. Hand them to the tracker after draining the ring
   // buffer once more: the events their connections sent before closing are

@@ -57,6 +57,16 @@ struct {
   __type(value, __u8);
 } selected SEC(".maps");
 
+/* Opens that found the ring buffer full, parked here for the agent to take:
+ * it hands them on before it drains the ring buffer, so that a connection's
+ * addresses and role are known before its first data. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct infrared_conn_id);
+  __type(value, struct infrared_sock_open_event);
+} parked_opens SEC(".maps");
+
 /* Closes that found the ring buffer full, parked here with their loss counts
  * for the agent to take (it takes them before it drains the ring buffer, so
  * that every event of the connection sent before its close is read first). */
@@ -219,35 +229,32 @@ static __always_inline void emit_close(__u32 pid, __s32 fd, __u64 generation,
 }
 
 /* Announces a connection (or the socket beneath a TLS stream, fd
- * INFRARED_TLS_FD) with the endpoints of `sk`. */
+ * INFRARED_TLS_FD) with the endpoints of `sk`; parks it when the ring buffer
+ * is full. */
 static __always_inline void emit_open(__u32 pid, __s32 fd, __u64 generation, __u32 role,
                                       struct sock *sk, __s32 socket_fd) {
-  struct infrared_sock_open_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
-  if (!event) {
-    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-    return;
-  }
-  fill_header(&event->header, INFRARED_SOCK_OPEN, pid, fd, generation);
-  event->role = role;
-  event->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-  event->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-  event->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-  event->reserved = 0;
-  event->socket_fd = socket_fd;
-  __builtin_memset(event->local_addr, 0, sizeof(event->local_addr));
-  __builtin_memset(event->remote_addr, 0, sizeof(event->remote_addr));
-  if (event->family == INFRARED_AF_INET) {
+  struct infrared_sock_open_event event = {};
+  fill_header(&event.header, INFRARED_SOCK_OPEN, pid, fd, generation);
+  event.role = role;
+  event.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  event.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+  event.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  event.socket_fd = socket_fd;
+  if (event.family == INFRARED_AF_INET) {
     __u32 local = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
     __u32 remote = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-    __builtin_memcpy(event->local_addr, &local, sizeof(local));
-    __builtin_memcpy(event->remote_addr, &remote, sizeof(remote));
+    __builtin_memcpy(event.local_addr, &local, sizeof(local));
+    __builtin_memcpy(event.remote_addr, &remote, sizeof(remote));
   } else {
     struct in6_addr local = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
     struct in6_addr remote = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
-    __builtin_memcpy(event->local_addr, &local, sizeof(local));
-    __builtin_memcpy(event->remote_addr, &remote, sizeof(remote));
+    __builtin_memcpy(event.local_addr, &local, sizeof(local));
+    __builtin_memcpy(event.remote_addr, &remote, sizeof(remote));
   }
-  bpf_ringbuf_submit(event, wakeup_flag(sizeof(*event)));
+  if (bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event))) == 0)
+    return;
+  if (bpf_map_update_elem(&parked_opens, &event.header.conn, &event, BPF_ANY))
+    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
 }
 
 /* --- copying a call's bytes ------------------------------------------------------ */

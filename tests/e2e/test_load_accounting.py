@@ -131,18 +131,11 @@ def run_phase(clients, phase):
 def main():
     agent.require_bpf()
     with tempfile.TemporaryDirectory() as directory:
-        os.chmod(directory, 0o755)  # nginx's worker runs as nobody
-        nginx_binary = os.path.join(directory, "infrared-load-nginx")
-        shutil.copy("/usr/sbin/nginx", nginx_binary)
-        port = free_port()
-        conf = os.path.join(directory, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=directory, port=port, route=ROUTE))
         spans_path = os.path.join(directory, "spans.jsonl")
         with Agent("--capture.executables", "infrared-load-nginx",
                    "--capture.events-buffer-bytes", "8192",
                    "--spans.output", spans_path) as running:
-            nginx = subprocess_nginx(nginx_binary, directory, conf)
+            nginx, port = start_nginx_copy(directory, "infrared-load-nginx")
             try:
                 wait_for_port(port)
                 clients = [Client(port, number) for number in range(CONNECTIONS)]
@@ -171,9 +164,19 @@ def main():
     print("1 passed, 0 failed")
 
 
-def subprocess_nginx(binary, directory, conf):
-    return subprocess.Popen([binary, "-p", directory, "-c", conf],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_nginx_copy(directory, name):
+    """(process, port) of a copy of nginx named `name` (so that a capture selection can
+    name it alone), serving ROUTE on a free port, with its files in `directory`."""
+    os.chmod(directory, 0o755)  # nginx's worker runs as nobody
+    binary = os.path.join(directory, name)
+    shutil.copy("/usr/sbin/nginx", binary)
+    port = free_port()
+    conf = os.path.join(directory, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(dir=directory, port=port, route=ROUTE))
+    process = subprocess.Popen([binary, "-p", directory, "-c", conf],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, port
 
 
 def check(running, sent, spans_path):
