@@ -1,26 +1,14 @@
 #include "agent/core/http_capture.h"
 
 #include <chrono>
-#include <variant>
 
 #include "agent/core/workloads.h"
-#include "agent/genai/detect.h"
 
 namespace infrared::core {
 namespace {
 
 constexpr int kPollTimeoutMs = 100;
 constexpr std::size_t kSpanBatch = 256;
-constexpr std::uint64_t kExpireEveryNs = 1'000'000'000;
-
-genai::Gateways GatewaysOf(const Config& config) {
-  genai::Gateways gateways;
-  for (const std::string& pair : config.genai_gateways) {
-    const std::size_t equals = pair.find('=');
-    gateways.hosts.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
-  }
-  return gateways;
-}
 
 }  // namespace
 
@@ -28,8 +16,6 @@ HttpCapture::HttpCapture(const Config& config, Logger& logger, telemetry::SelfMe
     : config_(config),
       logger_(logger),
       self_(self),
-      sock_events_{&self.EventCounter("sock_open"), &self.EventCounter("sock_data"),
-                   &self.EventCounter("sock_close"), &self.EventCounter("sock_library")},
       selected_executables_(config.capture_executables.begin(), config.capture_executables.end()) {}
 
 HttpCapture::~HttpCapture() { Stop(); }
@@ -40,11 +26,6 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
                                                  process::ProcessTable& table, OtlpExport* otlp,
                                                  std::string& error) {
   std::unique_ptr<HttpCapture> capture(new HttpCapture(config, logger, self));
-  std::optional<semantics::RouteMatcher> routes;
-  if (!config.http_route_patterns.empty()) {
-    routes = semantics::RouteMatcher::Create(config.http_route_patterns, error);
-    if (!routes) return nullptr;
-  }
   if (!config.spans_output.empty()) {
     capture->writer_ = console::SpanWriter::Open(config.spans_output, error);
     if (!capture->writer_) return nullptr;
@@ -54,58 +35,28 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
     capture->spans_ = std::make_unique<telemetry::SpanQueue>(config.spans_queue_size);
   }
   HttpCapture* raw = capture.get();
-  if (config.genai_enabled) {
-    std::optional<genai::PriceTable> prices = genai::LoadPrices(config.genai_prices_file, error);
-    if (!prices) return nullptr;
-    semantics::GenAiObserver::Options options;
-    options.gateways = GatewaysOf(config);
-    options.reader.capture_content = config.capture_content;
-    options.content_max_bytes = config.capture_content_max_bytes;
-    options.on_body_problem = [raw](const std::string& problem) {
-      raw->self_.Dropped("genai_body", problem);
-    };
-    for (const char* problem : {"truncated", "capped", "unsupported_encoding", "decode_error"}) {
-      self.Dropped("genai_body", problem, 0);
-    }
-    capture->genai_ =
-        std::make_unique<semantics::GenAiObserver>(registry, std::move(*prices), options);
-  }
-  capture->observer_ =
-      std::make_unique<semantics::HttpObserver>(semantics::HttpObserver::Dependencies{
+  capture->pipeline_ = ExchangePipeline::Create(
+      config,
+      ExchangePipeline::Dependencies{
           .registry = registry,
-          .calls = capture->genai_.get(),
+          .self = self,
+          .table = table,
+          .decisions = *capture,
           .spans = capture->spans_.get(),
           .ids = capture->ids_,
-          .process = [&table](std::uint32_t pid) { return table.FindIdentity(pid); },
           .to_unix_ns = [raw](std::uint64_t ns) { return raw->to_unix_(ns); },
-          .on_span_dropped = [raw] { raw->self_.Dropped("spans", "queue_full"); },
-          .on_llm_call = [&table](std::uint32_t pid) { table.MarkLlmCaller(pid); },
+          .on_library =
+              [raw](std::uint32_t pid) {
+                if (raw->tls_) raw->tls_->Enqueue(pid);
+              },
           // In a pod the host name is the pod's: the node's name is the host's.
           .host_name = NodeName(config),
-          .routes = std::move(routes),
-          // Series that never expire keep their routes' places for good.
-          .route_idle_ns = config.metrics_series_idle_seconds == 0
-                               ? ~std::uint64_t{0}
-                               : std::uint64_t{config.metrics_series_idle_seconds} * 1'000'000'000,
-          .on_route_folded = [raw] { raw->self_.Dropped("http", "route_over_cap"); },
-      });
-  net::TrackerLimits limits;
-  limits.max_connections = config.http_max_connections;
-  limits.idle_ns = std::uint64_t{config.http_connection_idle_seconds} * 1'000'000'000;
-  if (capture->genai_) {
-    // LLM calls keep long bodies: their usage comes at the end of the response.
-    limits.parser.full_body_capture_bytes = config.genai_max_body_bytes;
-    limits.parser.follows_closely = [gateways = GatewaysOf(config)](std::string_view method,
-                                                                    std::string_view target) {
-      return genai::DetectCall(method, target, "", {}, gateways).has_value();
-    };
-  }
-  capture->tracker_ = std::make_unique<net::ConnTracker>(
-      limits, *capture->observer_, *capture, [raw](const char* reason, std::uint64_t count) {
-        raw->self_.Dropped("conn_tracker", reason, static_cast<double>(count));
-      });
+      },
+      error);
+  if (!capture->pipeline_) return nullptr;
   capture->probes_ = loader::SockProbes::Create(
-      config, logger, [raw](const void* data, std::size_t size) { raw->OnRecord(data, size); },
+      config, logger,
+      [raw](const void* data, std::size_t size) { raw->pipeline_->OnRecord(data, size); },
       error);
   if (!capture->probes_) return nullptr;
   if (config.http_tls) {
@@ -115,42 +66,8 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
     capture->tls_ = std::make_unique<TlsCapture>(std::move(tls_probes), logger, self);
     capture->tls_->AttachHostLibraries();
   }
-  for (const char* reason : {"table_full", "connection_expired", "request_lost", "response_lost",
-                             "exchange_lost", "pending_overflow", "stream_gap", "parser_resync"}) {
-    self.Dropped("conn_tracker", reason, 0);
-  }
-  self.Dropped("http", "route_over_cap", 0);
-  for (auto decode_error :
-       {net::SockDecodeError::kTruncated, net::SockDecodeError::kUnknownType,
-        net::SockDecodeError::kBadLength, net::SockDecodeError::kBadDirection}) {
-    self.Dropped("sock_ringbuf", net::SockDecodeErrorName(decode_error), 0);
-  }
-  if (capture->spans_) self.Dropped("spans", "queue_full", 0);
   if (capture->writer_) self.Dropped("spans", "write_failed", 0);
   return capture;
-}
-
-void HttpCapture::OnRecord(const void* data, std::size_t size) {
-  std::visit(
-      [this](const auto& event) {
-        using Event = std::decay_t<decltype(event)>;
-        if constexpr (std::is_same_v<Event, net::OpenEvent>) {
-          sock_events_[kOpen]->Inc();
-          tracker_->OnOpen(event);
-        } else if constexpr (std::is_same_v<Event, net::DataEvent>) {
-          sock_events_[kData]->Inc();
-          tracker_->OnData(event);
-        } else if constexpr (std::is_same_v<Event, net::CloseEvent>) {
-          sock_events_[kClose]->Inc();
-          tracker_->OnClose(event);
-        } else if constexpr (std::is_same_v<Event, net::LibraryEvent>) {
-          sock_events_[kLibrary]->Inc();
-          if (tls_) tls_->Enqueue(event.pid);
-        } else {
-          self_.Dropped("sock_ringbuf", net::SockDecodeErrorName(event));
-        }
-      },
-      net::DecodeSockEvent(data, size));
 }
 
 void HttpCapture::Start() {
@@ -168,7 +85,6 @@ void HttpCapture::Stop() {
 }
 
 void HttpCapture::PollLoop() {
-  std::uint64_t next_expiry = MonotonicToUnix::NowMonotonicNs() + kExpireEveryNs;
   std::vector<infrared_sock_open_event> parked_opens;
   std::vector<infrared_sock_close_event> parked;
   while (!stop_.load()) {
@@ -178,21 +94,22 @@ void HttpCapture::PollLoop() {
     // their connections' events), the closes after it (they follow them).
     probes_->TakeParkedOpens(parked_opens);
     probes_->TakeParkedCloses(parked);
-    for (const infrared_sock_open_event& open : parked_opens) OnRecord(&open, sizeof(open));
+    for (const infrared_sock_open_event& open : parked_opens) {
+      pipeline_->OnRecord(&open, sizeof(open));
+    }
     int handled = probes_->Poll(kPollTimeoutMs);
     if (handled >= 0) handled = probes_->Consume();
     if (handled < 0 && handled != -EINTR) {
       logger_.Error("http", "polling the socket ring buffer failed", {{"errno", -handled}});
       std::this_thread::sleep_for(std::chrono::milliseconds(kPollTimeoutMs));
     }
-    for (const infrared_sock_close_event& close : parked) OnRecord(&close, sizeof(close));
-    const std::uint64_t now = MonotonicToUnix::NowMonotonicNs();
-    if (now >= next_expiry) {
-      tracker_->Expire(now);
-      next_expiry = now + kExpireEveryNs;
+    for (const infrared_sock_close_event& close : parked) {
+      pipeline_->OnRecord(&close, sizeof(close));
     }
-    tracked_connections_ = tracker_->Size();
-    const net::ConnTracker::Counts& counts = tracker_->counts();
+    pipeline_->AfterDrain(MonotonicToUnix::NowMonotonicNs());
+    const net::ConnTracker& tracker = pipeline_->tracker();
+    tracked_connections_ = tracker.Size();
+    const net::ConnTracker::Counts& counts = tracker.counts();
     http_connections_ = counts.http_connections;
     not_http_connections_ = counts.not_http_connections;
     garbage_bytes_ = counts.garbage_bytes;

@@ -11,14 +11,13 @@
 
 #include "agent/core/clock.h"
 #include "agent/core/config.h"
+#include "agent/core/exchange_pipeline.h"
 #include "agent/core/logging.h"
 #include "agent/core/otlp_export.h"
 #include "agent/core/tls_capture.h"
 #include "agent/loader/sock_probes.h"
 #include "agent/net/conn_tracker.h"
 #include "agent/process/process_table.h"
-#include "agent/semantics/genai_observer.h"
-#include "agent/semantics/http_observer.h"
 #include "agent/telemetry/metric_registry.h"
 #include "agent/telemetry/self_metrics.h"
 #include "agent/telemetry/span_queue.h"
@@ -60,25 +59,19 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
 
  private:
   HttpCapture(const Config& config, Logger& logger, telemetry::SelfMetrics& self);
-  void OnRecord(const void* data, std::size_t size);
   void PollLoop();
   void ExportLoop();
 
   const Config config_;
   Logger& logger_;
   telemetry::SelfMetrics& self_;
-  // infrared_events_total{source="sock_open"|"sock_data"|"sock_close"|"sock_library"}.
-  enum { kOpen, kData, kClose, kLibrary };
-  std::array<telemetry::Counter*, 4> sock_events_{};
   std::unordered_set<std::string> selected_executables_;
   MonotonicToUnix to_unix_;
   telemetry::RandomIdGenerator ids_;
   std::unique_ptr<telemetry::SpanQueue> spans_;
   std::unique_ptr<console::SpanWriter> writer_;
   OtlpExport* otlp_ = nullptr;
-  std::unique_ptr<semantics::GenAiObserver> genai_;
-  std::unique_ptr<semantics::HttpObserver> observer_;
-  std::unique_ptr<net::ConnTracker> tracker_;
+  std::unique_ptr<ExchangePipeline> pipeline_;
   std::unique_ptr<loader::SockProbes> probes_;
   std::unique_ptr<TlsCapture> tls_;  // after probes_: goes first, its maps are shared
   std::atomic<bool> stop_{false};

@@ -122,8 +122,8 @@ void BM_Pipeline(benchmark::State& state, const Capture* capture, process::Proce
   }
   for (auto _ : state) Replay(*capture, *pipeline);
   CountPasses(state, *capture);
-  state.counters["exchanges"] = benchmark::Counter(static_cast<double>(pipeline->tally().exchanges),
-                                                   benchmark::Counter::kIsRate);
+  state.counters["exchanges"] = benchmark::Counter(
+      static_cast<double>(pipeline->outcome().exchanges), benchmark::Counter::kIsRate);
 }
 
 // A procfs in a temporary directory naming each process of the capture
@@ -211,21 +211,22 @@ bool Validate(const std::string& path, const Capture& capture, process::ProcessT
   }
   Replay(capture, *pipeline);
   const Pipeline::Tally& tally = pipeline->tally();
+  const Pipeline::Outcome outcome = pipeline->outcome();
   auto count = [](std::uint64_t n) { return static_cast<unsigned long long>(n); };
   std::fprintf(stderr,
                "capture %s: %zu records, %zu bytes a pass; %llu exchanges (%llu LLM calls), "
                "%llu spans; lost: %llu without a response, %llu bytes not HTTP, "
                "%llu connections skipped, %zu left open; dropped: %s\n",
-               path.c_str(), capture.records(), capture.record_bytes(), count(tally.exchanges),
-               count(tally.llm_calls), count(tally.spans), count(tally.unanswered),
+               path.c_str(), capture.records(), capture.record_bytes(), count(outcome.exchanges),
+               count(outcome.llm_calls), count(tally.spans), count(outcome.unanswered),
                count(pipeline->tracker().counts().garbage_bytes), count(tally.skips),
                pipeline->tracker().Size(), Drops(pipeline->registry()).c_str());
-  if (tally.decode_errors > 0 || tally.exchanges == 0) {
+  if (outcome.decode_errors > 0 || outcome.exchanges == 0) {
     std::fprintf(stderr,
                  "infrared_pipeline_bench: %s is not a usable capture (%llu records do not decode, "
                  "%llu exchanges): was include/infrared/abi/sockdata.h changed? Write it again "
                  "with infrared_make_capture, or record it again\n",
-                 path.c_str(), count(tally.decode_errors), count(tally.exchanges));
+                 path.c_str(), count(outcome.decode_errors), count(outcome.exchanges));
     return false;
   }
   return true;
