@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from agent import Agent  # noqa: E402
 from http_peers import Nginx  # noqa: E402
-from proc_usage import cpu_seconds  # noqa: E402
+from proc_usage import cpu_seconds, peak_rss_kib  # noqa: E402
 
 
 def wrk(port, seconds, connections):
@@ -50,12 +50,13 @@ def hook_floor_run(port, seconds, connections):
 
 
 def watched_run(port, seconds, connections, *agent_args):
-    """(requests/sec, agent CPU seconds) of one wrk run with the agent."""
+    """(requests/sec, agent CPU seconds, agent peak RSS in MiB) of one wrk run with the agent."""
     with Agent(*agent_args) as running:
         time.sleep(1)
         cpu_before = cpu_seconds(running.process.pid)
         rate = wrk(port, seconds, connections)
-        return rate, cpu_seconds(running.process.pid) - cpu_before
+        return (rate, cpu_seconds(running.process.pid) - cpu_before,
+                peak_rss_kib(running.process.pid) / 1024)
 
 
 def main():
@@ -64,8 +65,8 @@ def main():
     with tempfile.TemporaryDirectory() as directory, Nginx(os.path.join(directory, "n")) as nginx:
         wrk(nginx.port, 2, connections)  # warm up
         alone = wrk(nginx.port, seconds, connections)
-        watched, agent_cpu = watched_run(nginx.port, seconds, connections)
-        unselected, unselected_cpu = watched_run(nginx.port, seconds, connections,
+        watched, agent_cpu, agent_peak = watched_run(nginx.port, seconds, connections)
+        unselected, unselected_cpu, _ = watched_run(nginx.port, seconds, connections,
                                                  "--capture.executables", "no-such-program")
         floor = hook_floor_run(nginx.port, seconds, connections)
         again = wrk(nginx.port, seconds, connections)
@@ -75,6 +76,7 @@ def main():
     print(f"ratio with/without: {watched / baseline:.3f}")
     print(f"agent CPU during the run: {agent_cpu:.2f} s over {seconds} s "
           f"({100 * agent_cpu / seconds:.1f}% of one core)")
+    print(f"agent peak RSS: {agent_peak:.1f} MiB")
     print(f"nginx+wrk requests/sec with agent, capture off for them: {unselected:.0f}")
     print(f"ratio capture off/without: {unselected / baseline:.3f}")
     print(f"agent CPU with capture off: {unselected_cpu:.2f} s "

@@ -57,6 +57,7 @@ def main():
     rows.append(("nginx + wrk, plain HTTP", "throughput with/without", grab(out, r"^ratio with/without: ([\d.]+)"),
                  ">= 0.95"))
     rows.append(("", "agent CPU % of a core", grab(out, r"\(([\d.]+)% of one core\)"), ""))
+    rows.append(("", "agent peak RSS MiB", grab(out, r"^agent peak RSS: ([\d.]+) MiB"), ""))
     rows.append(("", "throughput capture off/without", grab(out, r"^ratio capture off/without: ([\d.]+)"),
                  ">= 0.99"))
     rows.append(("", "syscall hook floor/without", grab(out, r"^ratio hook floor/without: ([\d.]+)"), ""))
@@ -76,6 +77,9 @@ def main():
     rows.append(("", "bpftrace floor/without", floor, ""))
     rows.append(("", "agent / floor (median of 3 rounds)", grab(out, r"^ratio agent/floor: ([\d.]+)"),
                  ">= 0.91 (within 1.1x)"))
+    rows.append(("", "agent CPU % of a core, peak RSS MiB",
+                 grab(out, r"^agent CPU during the run: .*\(([\d.]+)% of one core\)") + ", " +
+                 grab(out, r"^agent peak RSS: ([\d.]+) MiB"), ""))
     out, error_proc = run([sys.executable, "process_overhead.py"])
     for name in ("fork-heavy", "cpu-heavy"):
         rows.append((f"{name} (time)", "with/without", grab(out, rf"^{name} ratio with/without: ([\d.]+)"),

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from agent import Agent, fail, require_program, wait_until  # noqa: E402
 from http_peers import Nginx  # noqa: E402
-from proc_usage import cpu_seconds  # noqa: E402
+from proc_usage import cpu_seconds, peak_rss_kib  # noqa: E402
 
 ROUNDS = 3
 DATA_FUNCTIONS = ("SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex")
@@ -154,13 +154,14 @@ def main():
         alone, _ = wrk(nginx.port, seconds, connections)
         # Uprobe costs swing from run to run here: the agent and the floor take
         # turns, and each figure is the median of its rounds.
-        watched_rounds, floor_rounds, agent_cpu = [], [], 0.0
+        watched_rounds, floor_rounds, agent_cpu, peak_kib = [], [], 0.0, 0
         for _ in range(ROUNDS):
             with Agent(*agent_flags) as running:
                 time.sleep(1)
                 cpu_before = cpu_seconds(running.process.pid)
                 watched_rounds.append(wrk(nginx.port, seconds, connections)[0])
                 agent_cpu += cpu_seconds(running.process.pid) - cpu_before
+                peak_kib = max(peak_kib, peak_rss_kib(running.process.pid))
             with Bpftrace(libssl) as tracer:
                 floor_rate, floor_requests = wrk(nginx.port, seconds, connections)
                 floor_rounds.append(floor_rate)
@@ -179,6 +180,7 @@ def main():
           + ", ".join(f"{w:.0f}/{f:.0f}" for w, f in zip(watched_rounds, floor_rounds)) + ")")
     print(f"agent CPU during the run: {agent_cpu:.2f} s over {seconds} s "
           f"({100 * agent_cpu / seconds:.1f}% of one core)")
+    print(f"agent peak RSS: {peak_kib / 1024:.1f} MiB")
     print(f"floor probe hits (last round): {sum(hits.values())} "
           f"({sum(hits.values()) / max(floor_requests, 1):.1f} per request)")
     for probe in tracer.points:
