@@ -69,8 +69,8 @@ bool ProcessProbes::Attach(core::Logger& logger) {
 }
 
 int ProcessProbes::Poll(int timeout_ms) {
-  // Forks and exits do not wake the poller (bpf/process.bpf.c): what a timeout
-  // leaves in the buffer is read here.
+  // Exits do not wake the poller one by one (bpf/process.bpf.c; forks and
+  // execs do): what a timeout leaves in the buffer is read here.
   int handled = ring_->Poll(timeout_ms);
   if (handled < 0) return handled;
   const int waiting = ring_->Consume();
