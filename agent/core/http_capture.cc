@@ -26,12 +26,8 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
                                                  process::ProcessTable& table, OtlpExport* otlp,
                                                  std::string& error) {
   std::unique_ptr<HttpCapture> capture(new HttpCapture(config, logger, self));
-  if (!config.spans_output.empty()) {
-    capture->writer_ = console::SpanWriter::Open(config.spans_output, error);
-    if (!capture->writer_) return nullptr;
-  }
   capture->otlp_ = otlp;
-  if (capture->writer_ || otlp) {
+  if (!config.spans_output.empty() || otlp) {
     capture->spans_ = std::make_unique<telemetry::SpanQueue>(config.spans_queue_size);
   }
   HttpCapture* raw = capture.get();
@@ -54,6 +50,10 @@ std::unique_ptr<HttpCapture> HttpCapture::Create(const Config& config, Logger& l
       },
       error);
   if (!capture->pipeline_) return nullptr;
+  if (!config.spans_output.empty()) {
+    capture->writer_ = console::SpanWriter::Open(config.spans_output, error);
+    if (!capture->writer_) return nullptr;
+  }
   capture->probes_ = loader::SockProbes::Create(
       config, logger,
       [raw](const void* data, std::size_t size) { raw->pipeline_->OnRecord(data, size); },
@@ -91,9 +91,10 @@ void HttpCapture::PollLoop() {
     parked_opens.clear();
     parked.clear();
     // Both before the drain: the opens are handed on ahead of it (they precede
-    // their connections' events), the closes after it (they follow them).
-    probes_->TakeParkedOpens(parked_opens);
+    // their connections' events), the closes after it (they follow them). The
+    // closes first: an open parked before a close taken here is taken too.
     probes_->TakeParkedCloses(parked);
+    probes_->TakeParkedOpens(parked_opens);
     for (const infrared_sock_open_event& open : parked_opens) {
       pipeline_->OnRecord(&open, sizeof(open));
     }

@@ -134,27 +134,41 @@ int SockProbes::Consume() { return ring_->Consume(); }
 
 namespace {
 
-// Takes every event out of a map of parked ones. Each taken key is deleted
-// before the next is asked for: the walk restarts from the first key left, so
-// none is missed or taken twice.
+// Takes every event out of a map of parked ones. The keys are listed first
+// (a walk that restarted from the first key after each delete would be
+// quadratic); one parked meanwhile is taken the next time.
 template <typename Event>
-void TakeParked(int map_fd, std::vector<Event>& out) {
+void TakeParked(int map_fd, std::uint32_t max_entries, std::vector<Event>& out) {
+  std::vector<infrared_conn_id> keys;
   infrared_conn_id key{};
+  const infrared_conn_id* previous = nullptr;
+  infrared_conn_id at{};
+  while (keys.size() < max_entries && bpf_map_get_next_key(map_fd, previous, &key) == 0) {
+    keys.push_back(key);
+    at = key;
+    previous = &at;
+  }
   Event event{};
-  while (bpf_map_get_next_key(map_fd, nullptr, &key) == 0 &&
-         bpf_map_lookup_and_delete_elem(map_fd, &key, &event) == 0) {
-    out.push_back(event);
+  for (const infrared_conn_id& parked : keys) {
+    // Before Linux 5.14 a hash map cannot be looked up and deleted at once.
+    if (bpf_map_lookup_and_delete_elem(map_fd, &parked, &event) == 0 ||
+        (bpf_map_lookup_elem(map_fd, &parked, &event) == 0 &&
+         bpf_map_delete_elem(map_fd, &parked) == 0)) {
+      out.push_back(event);
+    }
   }
 }
 
 }  // namespace
 
 void SockProbes::TakeParkedOpens(std::vector<infrared_sock_open_event>& out) {
-  TakeParked(bpf_map__fd(skeleton_->maps.parked_opens), out);
+  TakeParked(bpf_map__fd(skeleton_->maps.parked_opens),
+             bpf_map__max_entries(skeleton_->maps.parked_opens), out);
 }
 
 void SockProbes::TakeParkedCloses(std::vector<infrared_sock_close_event>& out) {
-  TakeParked(bpf_map__fd(skeleton_->maps.parked_closes), out);
+  TakeParked(bpf_map__fd(skeleton_->maps.parked_closes),
+             bpf_map__max_entries(skeleton_->maps.parked_closes), out);
 }
 
 void SockProbes::Select(std::uint32_t pid, bool selected) {
@@ -185,8 +199,9 @@ bool SockProbes::SetFlag(const net::ConnId& conn, std::uint32_t flag) {
 
 namespace {
 
-// For kernels without syscall programs (before 5.14): the entry read, flagged
-// and written back whole, which loses a loss count the kernel adds meanwhile.
+// For kernels without syscall programs (before 5.14), or when the program
+// cannot run: the entry read, flagged and written back whole, which loses a
+// loss count the kernel adds meanwhile.
 template <typename Key, typename Value>
 bool OrFlagsByUpdate(int map_fd, const Key& key, const infrared_flag_request& request) {
   Value value{};
@@ -206,7 +221,8 @@ bool SockProbes::OrFlags(infrared_flag_request& request) {
     run.sz = sizeof(run);
     run.ctx_in = &request;  // a syscall program's context is copied back here
     run.ctx_size_in = sizeof(request);
-    return bpf_prog_test_run_opts(program, &run) == 0 && request.found == 1;
+    if (bpf_prog_test_run_opts(program, &run) == 0) return request.found == 1;
+    // It could not run (out of memory, say): the whole-value update below.
   }
   if (request.tls) {
     return OrFlagsByUpdate<infrared_tls_stream_key, infrared_tls_stream>(

@@ -215,14 +215,18 @@ static __always_inline void fill_header(struct infrared_sock_header *header, __u
 }
 
 /* Sends the close of a connection or stream with what its directions lost;
- * parks it when the ring buffer is full. */
+ * parks it when the ring buffer is full (or its open is parked). */
 static __always_inline void emit_close(__u32 pid, __s32 fd, __u64 generation,
                                        const struct infrared_stream_loss loss[2]) {
   struct infrared_sock_close_event event = {};
   fill_header(&event.header, INFRARED_SOCK_CLOSE, pid, fd, generation);
   event.loss[0] = loss[0];
   event.loss[1] = loss[1];
-  if (bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event))) == 0)
+  /* A close whose open is still parked is parked too: the agent hands it on
+   * after the open, instead of before it (which would leave the open to make
+   * the connection anew once it is gone). */
+  if (!bpf_map_lookup_elem(&parked_opens, &event.header.conn) &&
+      bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event))) == 0)
     return;
   if (bpf_map_update_elem(&parked_closes, &event.header.conn, &event, BPF_ANY))
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);

@@ -59,9 +59,10 @@ def main():
                         client = socket.create_connection(("127.0.0.1", port))
                         sockets.append(client)
                         clients[uuid.uuid4().hex] = client
-                    # nginx accepts them on its own time: give it that time.
-                    wait_until(lambda: established(port) >= CONNECTIONS + 1, 10,
-                               "nginx's connections")
+                    # nginx accepts them on its own time: give it that time (the
+                    # opens are made at accept(), while the ring buffer is full).
+                    wait_until(lambda: accepted(port, CONNECTIONS + 1), 10,
+                               "nginx to accept the connections")
                     filler.close()  # its close (parked too) tells the agent what it lost
                 finally:
                     running.process.send_signal(signal.SIGCONT)
@@ -91,16 +92,20 @@ def accounted(running):
                                 reason=reason) or 0 for reason in LOSS_REASONS)
 
 
-def established(port):
-    """Connections to `port` that the server side has, from /proc/net/tcp."""
-    count = 0
+def accepted(port, connections):
+    """Whether `connections` connections to `port` are established and none of them
+    waits in the listening socket's accept queue (its rx_queue in /proc/net/tcp)."""
+    established, waiting = 0, 0
     with open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
             fields = line.split()
-            local_port = int(fields[1].split(":")[1], 16)
-            if local_port == port and fields[3] == "01":
-                count += 1
-    return count
+            if int(fields[1].split(":")[1], 16) != port:
+                continue
+            if fields[3] == "01":
+                established += 1
+            elif fields[3] == "0A":
+                waiting += int(fields[4].split(":")[1], 16)
+    return established >= connections and waiting == 0
 
 
 def check(running, spans_path, ports):
