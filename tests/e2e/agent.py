@@ -55,6 +55,17 @@ def require_program(name):
     return path
 
 
+def read_json_lines(path):
+    """The JSON objects of a JSON-lines file another process is still writing:
+    a last line without its newline is being written, so it is left for later."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    complete = data[:data.rfind(b"\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 def wait_until(predicate, timeout, what, interval=0.05):
     deadline = time.monotonic() + timeout
     while True:

@@ -1,13 +1,12 @@
 """Real HTTP peers for end-to-end tests: nginx from Debian, Python's http.server,
 and a span reader for the agent's JSON-line span output."""
-import json
 import os
 import socket
 import subprocess
 import time
 
 import agent
-from agent import fail, wait_until
+from agent import fail, read_json_lines, wait_until
 
 NGINX_CONF = """
 daemon off;
@@ -111,13 +110,7 @@ class PythonHttpServer:
 
 
 def read_spans(path):
-    spans = []
-    if not os.path.exists(path):
-        return spans
-    with open(path) as f:
-        for line in f:
-            spans.append(json.loads(line))
-    return spans
+    return read_json_lines(path)
 
 
 def span_seconds(span):

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import agent
-from agent import fail, wait_until
+from agent import fail, read_json_lines, wait_until
 
 PEERS = os.path.join(agent.REPO, "tests", "peers")
 
@@ -63,10 +63,7 @@ class OtlpReceiver:
         self.stop()
 
     def lines(self):
-        if not os.path.exists(self.out_path):
-            return []
-        with open(self.out_path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_json_lines(self.out_path)
 
     def spans(self):
         """(span, resource attributes, resource attribute types) of every accepted span."""
