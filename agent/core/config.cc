@@ -58,6 +58,12 @@ const KeySpec* ClosestKey(std::string_view attempt) {
   std::size_t best_distance = 4;
   for (const KeySpec& spec : KeySpecs()) {
     std::string_view short_name = spec.key.substr(spec.key.find('.') + 1);
+    // The distance is at least the difference in length: a long attempt (a
+    // 4 KiB key in a hostile file) is not compared at quadratic cost.
+    std::size_t length_gap = normalized.size() > spec.key.size()
+                                 ? normalized.size() - spec.key.size()
+                                 : spec.key.size() - normalized.size();
+    if (short_name != normalized && length_gap >= best_distance) continue;
     std::size_t distance = short_name == normalized ? 0 : EditDistance(normalized, spec.key);
     if (distance < best_distance) {
       best = &spec;

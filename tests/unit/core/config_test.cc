@@ -632,6 +632,11 @@ TEST(ConfigTest, YamlErrorsAreSentencesNamingTheProblem) {
       {"spans:\n  output: [stdout]\n", {"spans.output", "a list"}},
       {"spans:\n  queue_size: 8\n", {"\"8\"", "spans.queue_size", "16 to 1048576"}},
       {"spans: stdout\n", {"spans", "must be a map"}},
+      // Far longer than any key (YAML allows 1024 characters): no suggestion,
+      // nor a quadratic search for one.
+      {"web:\n  " + std::string(1000, 'l') + ": 1\n",
+       {"Unknown key", "line 2", "run infrared --help"}},
+      {"web:\n  listen_address_: 1\n", {"did you mean web.listen_address"}},
   };
   for (const YamlErrorRow& row : rows) {
     Config config;
