@@ -2,6 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -88,15 +90,27 @@ void RouteLibbpfLogs(core::Logger& logger) {
 RingReader::RingReader(RecordFn on_record) : on_record_(std::move(on_record)) {}
 
 RingReader::~RingReader() {
+  if (epoll_fd_ >= 0) close(epoll_fd_);
   if (ring_) ring_buffer__free(ring_);
 }
 
 bool RingReader::Open(int map_fd) {
   ring_ = ring_buffer__new(map_fd, OnRecord, this, nullptr);
-  return ring_ != nullptr;
+  if (ring_ == nullptr) return false;
+  // libbpf's own epoll set is level-triggered: it reports the buffer ready
+  // while any record is unread, which under load is after every drain.
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return false;
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLET;
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, map_fd, &event) == 0;
 }
 
-int RingReader::Poll(int timeout_ms) { return ring_buffer__poll(ring_, timeout_ms); }
+int RingReader::Poll(int timeout_ms) {
+  epoll_event event{};
+  if (epoll_wait(epoll_fd_, &event, 1, timeout_ms) < 0) return -errno;
+  return ring_buffer__consume(ring_);
+}
 
 int RingReader::Consume() { return ring_buffer__consume(ring_); }
 

@@ -55,8 +55,14 @@ class RingReader {
 
   // Attaches to the ring buffer map; false with errno set when it cannot.
   bool Open(int map_fd);
-  // Waits up to timeout_ms for records, then hands them over. Returns the
-  // number handled, or a negative errno.
+  // Waits up to timeout_ms for the kernel to wake the reader, then hands over
+  // every record waiting. Returns the number handled, or a negative errno.
+  //
+  // The wait is edge-triggered: it ends on a wakeup the BPF side asked for,
+  // not whenever a record is unread. Records written without a wakeup
+  // (BPF_RB_NO_WAKEUP) wait for the next one or the timeout, so under load
+  // the reader drains in batches of the size the programs chose instead of
+  // one record or a few at a time.
   int Poll(int timeout_ms);
   // Hands over every record waiting, without waiting.
   int Consume();
@@ -66,6 +72,7 @@ class RingReader {
 
   RecordFn on_record_;
   ring_buffer* ring_ = nullptr;
+  int epoll_fd_ = -1;
 };
 
 // One sentence for a failed skeleton load.
