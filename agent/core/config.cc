@@ -59,7 +59,7 @@ const KeySpec* ClosestKey(std::string_view attempt) {
   for (const KeySpec& spec : KeySpecs()) {
     std::string_view short_name = spec.key.substr(spec.key.find('.') + 1);
     // The distance is at least the difference in length: a long attempt (a
-    // 4 KiB key in a hostile file) is not compared at quadratic cost.
+    // 1 KiB key in a hostile file, a longer flag) is not compared at quadratic cost.
     std::size_t length_gap = normalized.size() > spec.key.size()
                                  ? normalized.size() - spec.key.size()
                                  : spec.key.size() - normalized.size();

@@ -204,6 +204,15 @@ static __always_inline __u64 wakeup_flag(__u64 size) {
   return BPF_RB_FORCE_WAKEUP;
 }
 
+/* After an output found the ring buffer full: its wakeup, if it carried one,
+ * never went out, so this CPU's next record that fits wakes the reader. */
+static __always_inline void ring_full(void) {
+  __u32 zero = 0;
+  __u64 *unwoken = bpf_map_lookup_elem(&unwoken_bytes, &zero);
+  if (unwoken)
+    *unwoken = wakeup_bytes;
+}
+
 static __always_inline void fill_header(struct infrared_sock_header *header, __u32 type, __u32 pid,
                                         __s32 fd, __u64 generation) {
   header->type = type;
@@ -225,9 +234,11 @@ static __always_inline void emit_close(__u32 pid, __s32 fd, __u64 generation,
   /* A close whose open is still parked is parked too: the agent hands it on
    * after the open, instead of before it (which would leave the open to make
    * the connection anew once it is gone). */
-  if (!bpf_map_lookup_elem(&parked_opens, &event.header.conn) &&
-      bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event))) == 0)
-    return;
+  if (!bpf_map_lookup_elem(&parked_opens, &event.header.conn)) {
+    if (bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event))) == 0)
+      return;
+    ring_full();
+  }
   if (bpf_map_update_elem(&parked_closes, &event.header.conn, &event, BPF_ANY))
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
 }
@@ -257,6 +268,7 @@ static __always_inline void emit_open(__u32 pid, __s32 fd, __u64 generation, __u
   }
   if (bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event))) == 0)
     return;
+  ring_full();
   if (bpf_map_update_elem(&parked_opens, &event.header.conn, &event, BPF_ANY))
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
 }
@@ -341,6 +353,7 @@ static long copy_step(__u64 index, struct copy_state *state) {
   event->flags = (state->offset + size == state->total) ? INFRARED_SOCK_LAST : 0;
   __u64 record = offsetof(struct infrared_sock_data_event, data) + size;
   if (bpf_ringbuf_output(&sock_events, event, record, wakeup_flag(record))) {
+    ring_full();
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
     state->lost = true;
     state->lost_start = state->offset == 0 && message_start(event->data, size);
@@ -393,6 +406,7 @@ static __always_inline void send_call(struct copy_state *state, __u32 pid, __s32
     event->flags = INFRARED_SOCK_LAST;
     __u64 record = offsetof(struct infrared_sock_data_event, data);
     if (bpf_ringbuf_output(&sock_events, event, record, wakeup_flag(record))) {
+      ring_full();
       bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
       __sync_fetch_and_add(&loss->bytes, state->total - state->offset);
     }
