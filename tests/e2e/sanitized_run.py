@@ -79,8 +79,10 @@ REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: AddressSanitizer|r
 
 def run_test(name, log_dir):
     """(exit code, seconds, output) of one test run against the sanitized agent."""
+    # INFRARED_E2E_SANITIZED: tls_peers.server_expect tells nginx by its executable
+    # and port, not by the OTEL_SERVICE_NAME its process title races.
     env = dict(os.environ, INFRARED_AGENT_LOG_DIR=log_dir, ASAN_OPTIONS=ASAN_OPTIONS,
-               UBSAN_OPTIONS=UBSAN_OPTIONS)
+               UBSAN_OPTIONS=UBSAN_OPTIONS, INFRARED_E2E_SANITIZED="1")
     started = time.monotonic()
     try:
         result = subprocess.run([sys.executable, os.path.join(agent.HERE, f"{name}.py")], env=env,

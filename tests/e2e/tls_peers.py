@@ -125,6 +125,7 @@ class NginxTls(Nginx):
     http/1.1). Files under /chunked/ are sent with Transfer-Encoding: chunked."""
 
     executable = "nginx"
+    rewrites_environ = True  # its process title overwrites its environment at start
 
     def __init__(self, directory, certificate):
         super().__init__(directory)
@@ -151,6 +152,7 @@ class OpenSslServer:
     closes each connection after its response."""
 
     executable = "openssl"
+    rewrites_environ = False
 
     def __init__(self, directory, certificate):
         self.directory = directory
@@ -372,9 +374,15 @@ def server_expect(server, paths, started_before_agent=False):
     """A server started before the agent is told by its executable and port alone:
     nginx overwrites its environment with its process title, so an agent that reads
     /proc/PID/environ later never sees its OTEL_SERVICE_NAME. Its histogram series,
-    which have no port label, cannot be told from other nginx's then."""
-    if started_before_agent:
-        return Expect(f"{server.service_name} server (started before the agent)",
+    which have no port label, cannot be told from other nginx's then. The same goes
+    for nginx under the sanitized agent (sanitized_run.py), which reads the environment
+    of a new process milliseconds late and loses that race now and then (a known limit,
+    see README)."""
+    slowed = (getattr(server, "rewrites_environ", False)
+              and os.environ.get("INFRARED_E2E_SANITIZED") == "1")
+    if started_before_agent or slowed:
+        why = "started before the agent" if started_before_agent else "sanitized agent"
+        return Expect(f"{server.service_name} server ({why})",
                       "SPAN_KIND_SERVER", server.port, paths,
                       {"process.executable.name": server.executable})
     return Expect(f"{server.service_name} server", "SPAN_KIND_SERVER", server.port, paths,
