@@ -377,7 +377,7 @@ def server_expect(server, paths, started_before_agent=False):
     which have no port label, cannot be told from other nginx's then. The same goes
     for nginx under the sanitized agent (sanitized_run.py), which reads the environment
     of a new process milliseconds late and loses that race now and then (a known limit,
-    see README)."""
+    see README); nginx's histogram counts are then not checked in that run."""
     slowed = (getattr(server, "rewrites_environ", False)
               and os.environ.get("INFRARED_E2E_SANITIZED") == "1")
     if started_before_agent or slowed:
