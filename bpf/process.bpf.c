@@ -221,19 +221,60 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
   return 0;
 }
 
+/* An exec event with its argv and envp strings: built here, then copied to the
+ * ring buffer at the size it came to (usually a few KiB, not the caps). */
+struct exec_record {
+  struct infrared_process_exec_event event;
+  char strings[INFRARED_EXEC_ARGS_MAX + INFRARED_EXEC_ENV_MAX];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct exec_record);
+} exec_scratch SEC(".maps");
+
+/* Copies up to `cap` bytes of the user strings in [start, end) to `to`; 0 when
+ * they could not be read (not faulted in, which exec's own copy rules out). */
+static __always_inline __u32 copy_strings(char *to, __u64 start, __u64 end, __u32 cap) {
+  __u64 size = end > start ? end - start : 0;
+  __u32 len = size < cap ? (__u32)size : cap;
+  if (len == 0 || bpf_probe_read_user(to, len, (const void *)start) != 0)
+    return 0;
+  return len;
+}
+
+/* sched_process_exec fires once the new image is set up and before it runs:
+ * its argv and envp strings are on its stack, as execve gave them. */
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
              struct linux_binprm *bprm) {
-  struct infrared_process_exec_event *event =
-      bpf_ringbuf_reserve(&proc_events, sizeof(*event), 0);
-  if (!event) {
-    count_drop(INFRARED_DROP_RINGBUF_FULL);
+  __u32 zero = 0;
+  struct exec_record *record = bpf_map_lookup_elem(&exec_scratch, &zero);
+  if (!record)
     return 0;
-  }
+  struct infrared_process_exec_event *event = &record->event;
   fill_header(&event->header, INFRARED_PROCESS_EXEC, task);
   bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
                             BPF_CORE_READ(bprm, filename));
-  bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);
+  struct mm_struct *mm = BPF_CORE_READ(task, mm);
+  __u64 arg_start = BPF_CORE_READ(mm, arg_start), arg_end = BPF_CORE_READ(mm, arg_end);
+  __u64 env_start = BPF_CORE_READ(mm, env_start), env_end = BPF_CORE_READ(mm, env_end);
+  event->args_size = arg_end > arg_start ? arg_end - arg_start : 0;
+  event->env_size = env_end > env_start ? env_end - env_start : 0;
+  __u32 args = copy_strings(record->strings, arg_start, arg_end, INFRARED_EXEC_ARGS_MAX);
+  /* The verifier must see both bounds to allow the second copy's offset. */
+  if (args > INFRARED_EXEC_ARGS_MAX)
+    return 0;
+  __u32 env = copy_strings(record->strings + args, env_start, env_end, INFRARED_EXEC_ENV_MAX);
+  if (env > INFRARED_EXEC_ENV_MAX)
+    return 0;
+  event->args_copied = args;
+  event->env_copied = env;
+  if (bpf_ringbuf_output(&proc_events, record, sizeof(*event) + args + env,
+                         BPF_RB_FORCE_WAKEUP) != 0)
+    count_drop(INFRARED_DROP_RINGBUF_FULL);
   return 0;
 }
 

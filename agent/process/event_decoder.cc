@@ -9,7 +9,7 @@ namespace {
 // bpf/process.bpf.c and must be made on both sides.
 static_assert(sizeof(infrared_process_event_header) == 40);
 static_assert(sizeof(infrared_process_fork_event) == 40);
-static_assert(sizeof(infrared_process_exec_event) == 40 + INFRARED_FILENAME_LEN);
+static_assert(sizeof(infrared_process_exec_event) == 40 + INFRARED_FILENAME_LEN + 16);
 static_assert(sizeof(infrared_proc_stats) == 80);
 static_assert(sizeof(infrared_process_exit_event) == 40 + 8 + 80);
 
@@ -25,6 +25,14 @@ EventHeader DecodeHeader(const infrared_process_event_header& raw) {
   header.timestamp_ns = raw.timestamp_ns;
   header.comm = BoundedString(raw.comm, sizeof(raw.comm));
   return header;
+}
+
+ExecStrings Strings(const char* bytes, std::uint32_t copied, std::uint32_t size) {
+  ExecStrings strings;
+  strings.read = copied != 0 || size == 0;
+  strings.whole = copied == size;
+  strings.bytes.assign(bytes, copied);
+  return strings;
 }
 
 template <typename Raw>
@@ -47,7 +55,17 @@ DecodedEvent DecodeProcessEvent(const void* data, std::size_t size) {
     case INFRARED_PROCESS_EXEC: {
       infrared_process_exec_event raw;
       if (!CopyIfWhole(data, size, raw)) return DecodeError::kTruncated;
-      return ExecEvent{DecodeHeader(raw.header), BoundedString(raw.filename, sizeof(raw.filename))};
+      if (raw.args_copied > raw.args_size || raw.args_copied > INFRARED_EXEC_ARGS_MAX ||
+          raw.env_copied > raw.env_size || raw.env_copied > INFRARED_EXEC_ENV_MAX) {
+        return DecodeError::kBadLength;
+      }
+      if (size - sizeof(raw) < std::size_t{raw.args_copied} + raw.env_copied) {
+        return DecodeError::kTruncated;
+      }
+      const char* strings = static_cast<const char*>(data) + sizeof(raw);
+      return ExecEvent{DecodeHeader(raw.header), BoundedString(raw.filename, sizeof(raw.filename)),
+                       Strings(strings, raw.args_copied, raw.args_size),
+                       Strings(strings + raw.args_copied, raw.env_copied, raw.env_size)};
     }
     case INFRARED_PROCESS_EXIT: {
       infrared_process_exit_event raw;
@@ -67,6 +85,8 @@ const char* DecodeErrorName(DecodeError error) {
       return "unknown_type";
     case DecodeError::kBadPid:
       return "bad_pid";
+    case DecodeError::kBadLength:
+      return "bad_length";
   }
   return "unknown";
 }

@@ -23,9 +23,19 @@ struct ForkEvent {
   EventHeader header;
 };
 
+// The argv or envp strings of an exec, as the kernel copied them before the
+// new program ran: NUL-separated entries, like /proc/<pid>/cmdline and environ.
+struct ExecStrings {
+  std::string bytes;
+  bool read = false;   // false: the kernel could not read them; ask /proc
+  bool whole = false;  // every byte is here (else the copy was cut at its cap)
+};
+
 struct ExecEvent {
   EventHeader header;
   std::string filename;
+  ExecStrings arguments;
+  ExecStrings environment;
 };
 
 struct ExitEvent {
@@ -36,7 +46,7 @@ struct ExitEvent {
 };
 
 // Why a ring-buffer record could not be decoded; each is a drop reason.
-enum class DecodeError { kTruncated, kUnknownType, kBadPid };
+enum class DecodeError { kTruncated, kUnknownType, kBadPid, kBadLength };
 
 using DecodedEvent = std::variant<ForkEvent, ExecEvent, ExitEvent, DecodeError>;
 

@@ -257,8 +257,8 @@ ProcIdentity ProcReader::Identity(std::uint32_t pid) const {
   return IdentityFromEnviron(*environ);
 }
 
-std::string ProcReader::CommandLine(std::uint32_t pid) const {
-  std::string raw = ReadFile(pid, "cmdline", kCommandLineCap).value_or("");
+std::string CommandLineFromArguments(std::string_view raw) {
+  raw = raw.substr(0, ProcReader::kCommandLineCap);
   std::vector<std::string_view> arguments;
   std::string_view rest(raw);
   while (!rest.empty()) {
@@ -267,8 +267,12 @@ std::string ProcReader::CommandLine(std::uint32_t pid) const {
     rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
   }
   std::string line = RedactCommandLine(arguments);
-  if (line.size() > kCommandLineCap) line.resize(kCommandLineCap);
+  if (line.size() > ProcReader::kCommandLineCap) line.resize(ProcReader::kCommandLineCap);
   return line;
+}
+
+std::string ProcReader::CommandLine(std::uint32_t pid) const {
+  return CommandLineFromArguments(ReadFile(pid, "cmdline", kCommandLineCap).value_or(""));
 }
 
 std::optional<std::string> ProcReader::ExecutableName(std::uint32_t pid) const {

@@ -59,6 +59,11 @@ struct ProcIdentity {
 };
 ProcIdentity IdentityFromEnviron(std::string_view environ);
 
+// The command line from NUL-separated arguments (/proc/<pid>/cmdline's form):
+// joined by spaces, secrets redacted (RedactCommandLine), at most
+// ProcReader::kCommandLineCap bytes.
+std::string CommandLineFromArguments(std::string_view raw);
+
 // What the agent knows of a process from /proc.
 struct ProcSnapshot {
   std::uint32_t pid = 0;
@@ -88,8 +93,7 @@ class ProcReader {
   // OTEL_SERVICE_NAME from the process's environment, if set and readable.
   std::optional<std::string> ServiceNameFromEnviron(std::uint32_t pid) const;
   ProcIdentity Identity(std::uint32_t pid) const;
-  // The command line, arguments joined by spaces and secrets redacted
-  // (RedactCommandLine), at most kCommandLineCap bytes.
+  // CommandLineFromArguments of /proc/<pid>/cmdline.
   std::string CommandLine(std::uint32_t pid) const;
   static constexpr std::size_t kCommandLineCap = 1024;
   std::optional<ProcStatus> ReadStatus(std::uint32_t pid) const;

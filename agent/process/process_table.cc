@@ -196,6 +196,20 @@ void ProcessTable::OnFork(const ForkEvent& event, const ProcReader& reader) {
   RefreshLocked(live_.emplace(pid, std::move(child)).first->second);
 }
 
+ProcIdentity ExecIdentity(const ExecEvent& event, const ProcReader& reader) {
+  const ExecStrings& environment = event.environment;
+  if (!environment.read) return reader.Identity(event.header.pid);
+  std::string_view entries = environment.bytes;
+  // A copy cut at its cap ends in a piece of an entry: whole entries only.
+  if (!environment.whole) entries = entries.substr(0, entries.rfind('\0') + 1);
+  ProcIdentity identity = IdentityFromEnviron(entries);
+  // The variables may be past the cut, where only /proc can still find them.
+  if (!environment.whole && !identity.service_name && identity.resource_attributes.empty()) {
+    return reader.Identity(event.header.pid);
+  }
+  return identity;
+}
+
 void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
   std::lock_guard lock(mutex_);
   const std::uint32_t pid = event.header.pid;
@@ -212,11 +226,12 @@ void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
   // process is already gone.
   entry.executable_name = reader.ExecutableName(pid).value_or(
       event.filename.empty() ? event.header.comm : ExecutableNameFromPath(event.filename));
-  ProcIdentity identity = reader.Identity(pid);
+  ProcIdentity identity = ExecIdentity(event, reader);
   entry.service_name = identity.service_name.value_or(entry.executable_name);
   entry.service_name_from_environment = identity.service_name.has_value();
   entry.resource_attributes = std::move(identity.resource_attributes);
-  entry.command_line = reader.CommandLine(pid);
+  entry.command_line = event.arguments.read ? CommandLineFromArguments(event.arguments.bytes)
+                                            : reader.CommandLine(pid);
   // Read again: a container runtime moves the process into its cgroup before the exec.
   entry.cgroup = reader.Cgroup(pid);
   entry.workload_generation = 0;

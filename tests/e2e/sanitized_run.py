@@ -29,12 +29,8 @@ from agent import fail
 # quarantine take more), test_deploy_manifests (the image does not ship libasan),
 # test_otlp_retry (captures every process on the host, and waits for a moment when
 # every span built has been exported, which other tests' traffic may never leave it),
-# test_http_nginx (it tells its nginx by OTEL_SERVICE_NAME, read from
-# /proc/<pid>/environ at exec; nginx overwrites that memory with its process title
-# within milliseconds, and the slowed agent sometimes reads it after: the counts then
-# go under service_name="nginx". A race of the agent's, wider under ASan; its
-# pipelining and sendfile cases: test_http_python_curl and the unit tests cover the
-# parser), test_load_accounting (the slowed agent loses close events too, and with
+# test_http_nginx (its pipelining and sendfile cases: test_http_python_curl and the
+# unit tests cover the parser), test_load_accounting (the slowed agent loses close events too, and with
 # them the last losses of a connection: a known limit, see README),
 # and near-repeats of what is here (test_tcp_accept,
 # test_tcp_retransmits, test_process_selection, test_genai_cost, test_memory), to keep
@@ -51,6 +47,7 @@ TESTS = [
     "test_genai_errors",       # error bodies, streams cut short
     "test_genai_secrets",      # redaction, content capture
     "test_lifecycle",          # 1,000 exec/exit events, the process table
+    "test_exec_identity",      # argv and environment copied at exec, a process title after
     "test_loss",               # a full ring buffer, drops counted, /proc rescans
     "test_exposition",         # hostile executable names through both exposition formats
     "test_tcp_bytes",          # tcp.bpf.c records and the TCP fold
@@ -79,10 +76,8 @@ REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: AddressSanitizer|r
 
 def run_test(name, log_dir):
     """(exit code, seconds, output) of one test run against the sanitized agent."""
-    # INFRARED_E2E_SANITIZED: tls_peers.server_expect tells nginx by its executable
-    # and port, not by the OTEL_SERVICE_NAME its process title races.
     env = dict(os.environ, INFRARED_AGENT_LOG_DIR=log_dir, ASAN_OPTIONS=ASAN_OPTIONS,
-               UBSAN_OPTIONS=UBSAN_OPTIONS, INFRARED_E2E_SANITIZED="1")
+               UBSAN_OPTIONS=UBSAN_OPTIONS)
     started = time.monotonic()
     try:
         result = subprocess.run([sys.executable, os.path.join(agent.HERE, f"{name}.py")], env=env,

@@ -125,7 +125,6 @@ class NginxTls(Nginx):
     http/1.1). Files under /chunked/ are sent with Transfer-Encoding: chunked."""
 
     executable = "nginx"
-    rewrites_environ = True  # its process title overwrites its environment at start
 
     def __init__(self, directory, certificate):
         super().__init__(directory)
@@ -152,7 +151,6 @@ class OpenSslServer:
     closes each connection after its response."""
 
     executable = "openssl"
-    rewrites_environ = False
 
     def __init__(self, directory, certificate):
         self.directory = directory
@@ -374,15 +372,10 @@ def server_expect(server, paths, started_before_agent=False):
     """A server started before the agent is told by its executable and port alone:
     nginx overwrites its environment with its process title, so an agent that reads
     /proc/PID/environ later never sees its OTEL_SERVICE_NAME. Its histogram series,
-    which have no port label, cannot be told from other nginx's then. The same goes
-    for nginx under the sanitized agent (sanitized_run.py), which reads the environment
-    of a new process milliseconds late and loses that race now and then (a known limit,
-    see README); nginx's histogram counts are then not checked in that run."""
-    slowed = (getattr(server, "rewrites_environ", False)
-              and os.environ.get("INFRARED_E2E_SANITIZED") == "1")
-    if started_before_agent or slowed:
-        why = "started before the agent" if started_before_agent else "sanitized agent"
-        return Expect(f"{server.service_name} server ({why})",
+    which have no port label, cannot be told from other nginx's then. A server started
+    after the agent is named from the environment the kernel copied at its exec."""
+    if started_before_agent:
+        return Expect(f"{server.service_name} server (started before the agent)",
                       "SPAN_KIND_SERVER", server.port, paths,
                       {"process.executable.name": server.executable})
     return Expect(f"{server.service_name} server", "SPAN_KIND_SERVER", server.port, paths,

@@ -26,6 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < sizeof(infrared_process_exec_event)) __builtin_trap();
     CheckHeader(exec->header);
     if (exec->filename.size() > INFRARED_FILENAME_LEN) __builtin_trap();
+    // The strings come from the record, within their caps, and a read copy that is
+    // not whole was cut at its cap or is shorter than its size.
+    const std::size_t strings = exec->arguments.bytes.size() + exec->environment.bytes.size();
+    if (size < sizeof(infrared_process_exec_event) + strings) __builtin_trap();
+    if (exec->arguments.bytes.size() > INFRARED_EXEC_ARGS_MAX) __builtin_trap();
+    if (exec->environment.bytes.size() > INFRARED_EXEC_ENV_MAX) __builtin_trap();
+    if (!exec->environment.read && !exec->environment.bytes.empty()) __builtin_trap();
+    if (!exec->arguments.read && !exec->arguments.bytes.empty()) __builtin_trap();
   } else if (const auto* exit = std::get_if<ExitEvent>(&event)) {
     if (size < sizeof(infrared_process_exit_event)) __builtin_trap();
     CheckHeader(exit->header);

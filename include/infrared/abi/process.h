@@ -34,11 +34,26 @@ struct infrared_process_fork_event {
   struct infrared_process_event_header header;
 };
 
+/* Caps on the argument and environment strings an exec event carries. */
+#define INFRARED_EXEC_ARGS_MAX 1024
+#define INFRARED_EXEC_ENV_MAX 30720 /* with the rest, under the 32 KiB of a per-CPU map value */
+
 /* A successful execve. filename is as passed to execve, NUL-terminated,
- * truncated to INFRARED_FILENAME_LEN - 1 bytes. */
+ * truncated to INFRARED_FILENAME_LEN - 1 bytes.
+ *
+ * The record goes on with args_copied bytes of the new image's argv strings,
+ * then env_copied bytes of its envp strings (NUL-separated, as in
+ * /proc/<pid>/cmdline and environ), read at exec before the program runs: a
+ * program that rewrites them later (a process title) does not change what the
+ * agent sees. *_size are the whole lengths; a copy shorter than its size was
+ * cut at the cap, and 0 of a non-zero size means it could not be read. */
 struct infrared_process_exec_event {
   struct infrared_process_event_header header;
   char filename[INFRARED_FILENAME_LEN];
+  __u32 args_size;
+  __u32 env_size;
+  __u32 args_copied;
+  __u32 env_copied;
 };
 
 /* Per-process figures aggregated in the kernel (map infrared_proc_stats). */

@@ -22,6 +22,14 @@ class Record {
     return record;
   }
 
+  // An exec record followed by its argv and envp strings, as the kernel sends it.
+  static Record Exec(const infrared_process_exec_event& raw, const std::string& strings) {
+    Record record(sizeof(raw) + strings.size());
+    std::memcpy(record.bytes_.get(), &raw, sizeof(raw));
+    std::memcpy(record.bytes_.get() + sizeof(raw), strings.data(), strings.size());
+    return record;
+  }
+
   DecodedEvent Decode() const { return DecodeProcessEvent(bytes_.get(), size_); }
 
  private:
@@ -226,10 +234,95 @@ TEST(EventDecoderTest, StringsStopAtFirstNul) {
   EXPECT_EQ(std::get<ExecEvent>(event).filename, "/bin/sh");
 }
 
+// An exec record with `args` and `env` copied whole, and the given sizes.
+infrared_process_exec_event ExecWithStrings(const std::string& args, const std::string& env) {
+  infrared_process_exec_event raw = ExecRecord();
+  raw.args_size = raw.args_copied = static_cast<std::uint32_t>(args.size());
+  raw.env_size = raw.env_copied = static_cast<std::uint32_t>(env.size());
+  return raw;
+}
+
+TEST(EventDecoderTest, ExecCarriesItsArgumentsAndEnvironment) {
+  const std::string args("nginx\0-c\0/etc/nginx.conf\0", 26);
+  const std::string env("HOME=/\0OTEL_SERVICE_NAME=web\0", 29);
+  DecodedEvent event = Record::Exec(ExecWithStrings(args, env), args + env).Decode();
+  ASSERT_TRUE(std::holds_alternative<ExecEvent>(event));
+  const auto& exec = std::get<ExecEvent>(event);
+  EXPECT_EQ(exec.arguments.bytes, args);
+  EXPECT_TRUE(exec.arguments.read);
+  EXPECT_TRUE(exec.arguments.whole);
+  EXPECT_EQ(exec.environment.bytes, env);
+  EXPECT_TRUE(exec.environment.read);
+  EXPECT_TRUE(exec.environment.whole);
+}
+
+TEST(EventDecoderTest, ExecStringsCutOrUnread) {
+  const std::string args("a\0", 2);
+  infrared_process_exec_event raw = ExecWithStrings(args, "HOME=/\0");
+  raw.env_size = 40000;  // cut at the cap: 7 of 40,000 bytes
+  DecodedEvent event = Record::Exec(raw, args + std::string("HOME=/\0", 7)).Decode();
+  ASSERT_TRUE(std::holds_alternative<ExecEvent>(event));
+  EXPECT_TRUE(std::get<ExecEvent>(event).environment.read);
+  EXPECT_FALSE(std::get<ExecEvent>(event).environment.whole);
+
+  raw.env_copied = 0;  // there, but not readable
+  event = Record::Exec(raw, args).Decode();
+  ASSERT_TRUE(std::holds_alternative<ExecEvent>(event));
+  EXPECT_FALSE(std::get<ExecEvent>(event).environment.read);
+  EXPECT_TRUE(std::get<ExecEvent>(event).arguments.read);
+
+  raw.env_size = 0;  // an empty environment is read, and whole
+  event = Record::Exec(raw, args).Decode();
+  ASSERT_TRUE(std::holds_alternative<ExecEvent>(event));
+  EXPECT_TRUE(std::get<ExecEvent>(event).environment.read);
+  EXPECT_TRUE(std::get<ExecEvent>(event).environment.whole);
+  EXPECT_EQ(std::get<ExecEvent>(event).environment.bytes, "");
+}
+
+TEST(EventDecoderTest, ExecStringsPastTheRecordAreTruncated) {
+  const std::string args("nginx\0", 6);
+  const std::string env("A=1\0", 4);
+  const std::string strings = args + env;
+  const infrared_process_exec_event raw = ExecWithStrings(args, env);
+  for (std::size_t len = 0; len < strings.size(); ++len) {
+    SCOPED_TRACE(len);
+    DecodedEvent event = Record::Exec(raw, strings.substr(0, len)).Decode();
+    ASSERT_TRUE(std::holds_alternative<DecodeError>(event));
+    EXPECT_EQ(std::get<DecodeError>(event), DecodeError::kTruncated);
+  }
+}
+
+TEST(EventDecoderTest, ExecCopiesLongerThanTheirSizeOrCapAreBadLengths) {
+  const std::string big(INFRARED_EXEC_ENV_MAX + 1, 'x');
+  struct Case {
+    const char* name;
+    std::uint32_t args_size, args_copied, env_size, env_copied;
+  };
+  const Case cases[] = {
+      {"args copied > size", 1, 2, 0, 0},
+      {"env copied > size", 0, 0, 1, 2},
+      {"args over the cap", INFRARED_EXEC_ARGS_MAX + 1, INFRARED_EXEC_ARGS_MAX + 1, 0, 0},
+      {"env over the cap", 0, 0, INFRARED_EXEC_ENV_MAX + 1, INFRARED_EXEC_ENV_MAX + 1},
+      {"copied near 2^32", 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    infrared_process_exec_event raw = ExecRecord();
+    raw.args_size = c.args_size;
+    raw.args_copied = c.args_copied;
+    raw.env_size = c.env_size;
+    raw.env_copied = c.env_copied;
+    DecodedEvent event = Record::Exec(raw, big).Decode();
+    ASSERT_TRUE(std::holds_alternative<DecodeError>(event));
+    EXPECT_EQ(std::get<DecodeError>(event), DecodeError::kBadLength);
+  }
+}
+
 TEST(EventDecoderTest, ErrorNames) {
   EXPECT_STREQ(DecodeErrorName(DecodeError::kTruncated), "truncated");
   EXPECT_STREQ(DecodeErrorName(DecodeError::kUnknownType), "unknown_type");
   EXPECT_STREQ(DecodeErrorName(DecodeError::kBadPid), "bad_pid");
+  EXPECT_STREQ(DecodeErrorName(DecodeError::kBadLength), "bad_length");
 }
 
 }  // namespace

@@ -214,7 +214,10 @@ class ProcessCollectorTest : public ::testing::Test {
     // 100: a live process the kernel knows; 200: its child, exited with final
     // figures; 300: live, unknown to the kernel.
     table_.OnFork(ForkEvent{Header(100, 1, "sh")}, reader_);
-    table_.OnExec(ExecEvent{Header(100, 1, "sh"), "/usr/bin/app"}, reader_);
+    ExecEvent exec;
+    exec.header = Header(100, 1, "sh");
+    exec.filename = "/usr/bin/app";
+    table_.OnExec(exec, reader_);
     table_.OnFork(ForkEvent{Header(200, 100, "app")}, reader_);
     table_.OnFork(ForkEvent{Header(300, 1, "idle")}, reader_);
 

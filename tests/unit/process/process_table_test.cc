@@ -73,7 +73,10 @@ ForkEvent Fork(std::uint32_t pid, std::uint32_t ppid, std::string comm = "forked
 
 ExecEvent Exec(std::uint32_t pid, std::uint32_t ppid, std::string filename,
                std::string comm = "execd") {
-  return ExecEvent{Header(pid, ppid, std::move(comm)), std::move(filename)};
+  ExecEvent event;
+  event.header = Header(pid, ppid, std::move(comm));
+  event.filename = std::move(filename);
+  return event;
 }
 
 ExitEvent Exit(std::uint32_t pid, std::int32_t code = 0,
@@ -242,6 +245,63 @@ TEST_F(ProcessTableTest, ExecOfUnknownPidAddsIt) {
   EXPECT_EQ(entry->ppid, 3u);
   EXPECT_EQ(entry->executable_name, "api-server");
   EXPECT_EQ(entry->service_name, "api");
+}
+
+// An exec event carrying the argv and envp strings the kernel copied.
+ExecEvent ExecWithStrings(std::uint32_t pid, std::string_view args, std::string_view env,
+                          bool env_whole = true) {
+  ExecEvent event = Exec(pid, 1, "/usr/sbin/nginx");
+  event.arguments = ExecStrings{std::string(args), true, true};
+  event.environment = ExecStrings{std::string(env), true, env_whole};
+  return event;
+}
+
+TEST_F(ProcessTableTest, ExecNamesFromTheKernelsCopyNotFromProc) {
+  // By the time the agent reads /proc, nginx has written its title over both.
+  procfs_.Write(500, "environ", "ss -p /srv -c /srv/nginx.conf\0"sv);
+  procfs_.Write(500, "cmdline", "nginx: master process /usr/sbin/nginx\0"sv);
+  ProcessTable table = MakeTable();
+  table.OnExec(ExecWithStrings(500, "/usr/sbin/nginx\0-c\0/srv/nginx.conf\0--token\0s3cret\0"sv,
+                               "HOME=/\0OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=prod\0"
+                               "OTEL_SERVICE_NAME=web\0"sv),
+               reader_);
+  std::optional<ProcessEntry> entry = table.Find(500);
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->service_name, "web");
+  EXPECT_TRUE(entry->service_name_from_environment);
+  EXPECT_THAT(entry->resource_attributes, ElementsAre(Pair("deployment.environment.name", "prod")));
+  EXPECT_EQ(entry->command_line, "/usr/sbin/nginx -c /srv/nginx.conf --token [REDACTED]");
+}
+
+TEST_F(ProcessTableTest, ExecIdentityFromACutCopyOrFromProc) {
+  struct Case {
+    const char* name;
+    std::string_view env;
+    bool whole;
+    bool read;
+    const char* expected_service;
+  };
+  const Case cases[] = {
+      // The copy's last entry is a piece of one: never taken as a value.
+      {"cut inside the variable: /proc", "A=1\0OTEL_SERVICE_NAME=we"sv, false, true, "from-proc"},
+      {"cut before the variables: /proc", "A=1\0B=2\0"sv, false, true, "from-proc"},
+      {"cut after the variable: the copy", "OTEL_SERVICE_NAME=web\0C=3"sv, false, true, "web"},
+      {"whole copy without it: no /proc", "A=1\0"sv, true, true, "nginx"},
+      {"not read by the kernel: /proc", ""sv, false, false, "from-proc"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TableProcfs procfs;
+    procfs.AddProcess(600, 1, "/usr/sbin/nginx", "OTEL_SERVICE_NAME=from-proc\0"sv);
+    ProcReader reader(procfs.root());
+    ProcessTable table = MakeTable();
+    ExecEvent event = ExecWithStrings(600, "nginx\0"sv, c.env, c.whole);
+    event.environment.read = c.read;
+    table.OnExec(event, reader);
+    std::optional<ProcessEntry> entry = table.Find(600);
+    ASSERT_TRUE(entry.has_value());
+    EXPECT_EQ(entry->service_name, c.expected_service);
+  }
 }
 
 TEST_F(ProcessTableTest, ExitThenVisitAndReap) {
