@@ -14,11 +14,13 @@ std::uint64_t MonotonicNs() {
                                         .count());
 }
 
+bool HasValue(const char* variable) { return variable && *variable; }
+
 }  // namespace
 
 std::string NodeName(const Config& config) {
   if (!config.k8s_node_name.empty()) return config.k8s_node_name;
-  if (const char* node = std::getenv("NODE_NAME"); node && *node) return node;
+  if (const char* node = std::getenv("NODE_NAME"); HasValue(node)) return node;
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "";
   return name;
@@ -43,7 +45,8 @@ Workloads::Workloads(const Config& config, const std::string& node_name, Logger&
                                         config.exclude_containers, config.exclude_k8s_namespaces,
                                         config.exclude_k8s_pod_labels},
                 config.select_llm_only),
-      api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file, node_name)) {
+      api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file, node_name)),
+      node_is_host_name_(config.k8s_node_name.empty() && !HasValue(std::getenv("NODE_NAME"))) {
   self.Dropped("k8s_pods", "too_many_pods", 0);
 }
 
@@ -54,6 +57,13 @@ void Workloads::Start() {
   if (!api_) return;
   logger_.Info("k8s", "watching this node's pods on the API server",
                {{"url", api_->url}, {"node", api_->node_name}});
+  if (node_is_host_name_) {
+    logger_.Warn("k8s",
+                 "the node's name is the host name (no k8s.node_name, no NODE_NAME); in a pod "
+                 "that is the pod's name and the watch finds none of the node's pods: set "
+                 "NODE_NAME from spec.nodeName",
+                 {{"node", api_->node_name}});
+  }
   process::PodCatalog* catalog = &catalog_;
   watch_ = KubeWatch::Start(
       *api_, logger_, self_,

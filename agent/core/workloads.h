@@ -39,6 +39,8 @@ class Workloads {
   process::PodCatalog catalog_;
   process::ProcessSelector selector_;
   std::optional<KubeApiSettings> api_;
+  // Neither k8s.node_name nor $NODE_NAME: in a pod, the host name is the pod's name.
+  const bool node_is_host_name_;
   std::unique_ptr<KubeWatch> watch_;
 };
 

@@ -139,19 +139,27 @@ void PodCatalog::ScanLocked() {
     }
   }
   std::unordered_map<std::string, std::string> containers;
+  std::unordered_set<std::string> linked;
   if (!options_.container_logs_dir.empty()) {
     for (const std::string& name : ListDirectory(options_.container_logs_dir)) {
       std::optional<ContainerLogName> parsed = ParseContainerLogName(name);
       if (!parsed) continue;
       if (containers.size() >= options_.max_pods * 8) break;
       containers.emplace(parsed->container_id, parsed->container_name);
+      linked.insert(parsed->namespace_name + "/" + parsed->pod_name);
     }
   }
   if (pods != log_pods_ || containers != log_containers_) {
     log_pods_ = std::move(pods);
     log_containers_ = std::move(containers);
+    linked_pods_ = std::move(linked);
     ++generation_;
   }
+}
+
+bool PodCatalog::OnlyContainerLocked(const PodInfo& pod) const {
+  return pod.container_names.size() == 1 &&
+         !linked_pods_.count(pod.namespace_name + "/" + pod.name);
 }
 
 bool PodCatalog::LogsKnowLocked(const CgroupRef& cgroup) const {
@@ -160,9 +168,10 @@ bool PodCatalog::LogsKnowLocked(const CgroupRef& cgroup) const {
     return false;
   }
   if (!cgroup.container_id.empty() && !log_containers_.count(cgroup.container_id)) {
-    // A one-container pod's log directory names its container well enough.
+    // A one-container pod's log directory names its container well enough, when
+    // no container link says which id is the container and which the sandbox.
     auto pod = log_pods_.find(cgroup.pod_uid);
-    bool settled = pod != log_pods_.end() && pod->second.container_names.size() == 1;
+    bool settled = pod != log_pods_.end() && OnlyContainerLocked(pod->second);
     auto api = api_pods_.find(cgroup.pod_uid);
     if (api != api_pods_.end()) {
       for (const auto& [id, name] : api->second.containers) settled |= id == cgroup.container_id;
@@ -212,7 +221,8 @@ Workload PodCatalog::Resolve(const CgroupRef& cgroup) {
     if (workload.container_name.empty() && !api_lists) {
       if (auto it = log_containers_.find(cgroup.container_id); it != log_containers_.end()) {
         workload.container_name = it->second;
-      } else if (logs && logs->container_names.size() == 1) {
+      } else if (logs && OnlyContainerLocked(*logs)) {
+        // Without links the sandbox cannot be told from the container: both get its name.
         workload.container_name = logs->container_names.front();
       }
     }

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "agent/process/cgroup_path.h"
@@ -71,12 +72,17 @@ class PodCatalog : public WorkloadSource {
  private:
   void ScanLocked();
   bool LogsKnowLocked(const CgroupRef& cgroup) const;
+  // The pod has one container and no container links: its log directory names it.
+  bool OnlyContainerLocked(const PodInfo& pod) const;
 
   Options options_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, PodInfo> api_pods_;   // by uid
   std::unordered_map<std::string, PodInfo> log_pods_;   // by uid
   std::unordered_map<std::string, std::string> log_containers_;  // container id -> name
+  // "<namespace>/<pod>" of the pods with container links: an id of theirs that
+  // has none is their sandbox (pause), not a container.
+  std::unordered_set<std::string> linked_pods_;
   std::unordered_map<std::string, std::uint64_t> misses_;  // "<uid>/<id>" -> last scan for it
   std::uint64_t last_scan_ns_ = 0;
   bool scanned_ = false;

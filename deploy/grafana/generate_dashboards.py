@@ -198,7 +198,10 @@ def overview():
              description="TCP connections whose payloads are parsed (HTTP, LLM calls)."),
         stat("Data lost in range", f"sum(increase(infrared_dropped_total{{{AGENT}, {NOT_LOST}}}[$__range])) or vector(0)",
              thresholds=[(1, "orange")], decimals=0,
-             description="infrared_dropped_total over the time range; the Agent health row says where."),
+             description="infrared_dropped_total over the time range; the Agent health row says where. "
+                         "It includes kernel_sock/payload_truncated (bytes of calls longer than "
+                         "capture.bytes_per_call, routine with large bodies), which the "
+                         "InfraredDroppingData alert leaves out."),
         stat("Probes not attached", f"count(infrared_probe_attached{{{AGENT}}} == 0) or vector(0)",
              thresholds=[(1, "orange")]),
         row("Workloads"),

@@ -34,7 +34,7 @@ def main():
                                 labels={"app": "web", "tier": "front"},
                                 owner=("ReplicaSet", "web-7d9f8b6c5d"))
             api.add_pod(pod_json)
-            # A pod of another node must not be listed.
+            # A pod of another node, which the agent's queries must leave out.
             api.add_pod(make_pod("shop", "elsewhere", "uid-elsewhere", "node-other", {}))
             spans_path = os.path.join(root, "spans.jsonl")
             www = os.path.join(root, "www")
@@ -101,6 +101,21 @@ def main():
                 log = running.log_text()
                 if api.token in log:
                     fail("the API token is in the agent's log")
+                # The pod of another node is kept out by the query itself: every list and
+                # watch asks for this node's pods only.
+                selectors = {r["query"].get("fieldSelector") for r in api.requests}
+                if selectors != {f"spec.nodeName={NODE_NAME}"}:
+                    fail(f"the agent asked with fieldSelector {selectors}, wanted only "
+                         f"spec.nodeName={NODE_NAME}")
+                print(f"{len(api.requests)} requests, each for spec.nodeName={NODE_NAME}")
+            # With no node name given, the watch would look for the host's name: said.
+            os.environ.pop("NODE_NAME", None)
+            with Agent("--k8s.api", api.url, "--k8s.token-file", api.token_file,
+                       "--k8s.ca-file", api.ca_file,
+                       "--k8s.pod-logs-dir", node.pod_logs) as unnamed:
+                wait_until(lambda: "the node's name is the host name" in unnamed.log_text(), 10,
+                           "the warning that no node name was given")
+            print("no k8s.node_name and no NODE_NAME: the agent warns")
         finally:
             node.close(clients)
     print("1 passed, 0 failed")

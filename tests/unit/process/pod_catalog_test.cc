@@ -80,6 +80,22 @@ TEST_F(PodCatalogTest, OneContainerPodIsNamedFromItsLogDirectory) {
   EXPECT_TRUE(workload.owner_kind.empty());
 }
 
+TEST_F(PodCatalogTest, AOneContainerPodsLinkTellsItsSandboxApart) {
+  AddPodLogs("agents", "worker-0", kUid, {"worker"});
+  root_.Write("containers/worker-0_agents_worker-" + kApp + ".log", "");
+  Workload sandbox = Catalog().Resolve({kSidecar, kUid, ""});
+  EXPECT_EQ(sandbox.container_name, "");
+  EXPECT_EQ(sandbox.pod_name, "worker-0");
+  EXPECT_EQ(Catalog().Resolve({kApp, kUid, ""}).container_name, "worker");
+}
+
+TEST_F(PodCatalogTest, WithoutLinksTheSandboxTakesTheOnlyContainersName) {
+  // A known limit: nothing in the log directory tells the pause process apart.
+  AddPodLogs("agents", "worker-0", kUid, {"worker"});
+  EXPECT_EQ(Catalog().Resolve({kSidecar, kUid, ""}).container_name, "worker");
+  EXPECT_EQ(Catalog().Resolve({kApp, kUid, ""}).container_name, "worker");
+}
+
 TEST_F(PodCatalogTest, SeveralContainersNeedTheContainerLinks) {
   AddPodLogs("agents", "worker-0", kUid, {"worker", "istio-proxy"});
   EXPECT_EQ(Catalog().Resolve({kApp, kUid, ""}).container_name, "");
