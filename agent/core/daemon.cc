@@ -143,7 +143,7 @@ int RunDaemon(const Config& config, Logger& logger) {
     self.Dropped("process_table", reason, 0);
   }
   for (auto decode_error : {process::DecodeError::kTruncated, process::DecodeError::kUnknownType,
-                            process::DecodeError::kBadPid}) {
+                            process::DecodeError::kBadPid, process::DecodeError::kBadLength}) {
     self.Dropped("ringbuf", process::DecodeErrorName(decode_error), 0);
   }
   process::ProcReader reader;
