@@ -236,7 +236,8 @@ struct {
 } exec_scratch SEC(".maps");
 
 /* Copies up to `cap` bytes of the user strings in [start, end) to `to`; 0 when
- * they could not be read (not faulted in, which exec's own copy rules out). */
+ * they could not be read (not resident: exec has just written them, so only
+ * reclaim in between could do that). */
 static __always_inline __u32 copy_strings(char *to, __u64 start, __u64 end, __u32 cap) {
   __u64 size = end > start ? end - start : 0;
   __u32 len = size < cap ? (__u32)size : cap;
@@ -252,8 +253,10 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
              struct linux_binprm *bprm) {
   __u32 zero = 0;
   struct exec_record *record = bpf_map_lookup_elem(&exec_scratch, &zero);
-  if (!record)
+  if (!record) { /* a one-entry array has its entry: never, but the verifier asks */
+    count_drop(INFRARED_DROP_RINGBUF_FULL);
     return 0;
+  }
   struct infrared_process_exec_event *event = &record->event;
   fill_header(&event->header, INFRARED_PROCESS_EXEC, task);
   bpf_probe_read_kernel_str(event->filename, sizeof(event->filename),
@@ -264,17 +267,32 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *task, pid_t old_pid,
   event->args_size = arg_end > arg_start ? arg_end - arg_start : 0;
   event->env_size = env_end > env_start ? env_end - env_start : 0;
   __u32 args = copy_strings(record->strings, arg_start, arg_end, INFRARED_EXEC_ARGS_MAX);
-  /* The verifier must see both bounds to allow the second copy's offset. */
+  /* copy_strings never returns more than its cap; the verifier needs to see the
+   * bound to allow the second copy's offset and the output's size. */
   if (args > INFRARED_EXEC_ARGS_MAX)
-    return 0;
+    args = 0;
   __u32 env = copy_strings(record->strings + args, env_start, env_end, INFRARED_EXEC_ENV_MAX);
   if (env > INFRARED_EXEC_ENV_MAX)
-    return 0;
+    env = 0;
   event->args_copied = args;
   event->env_copied = env;
+  /* Each exec counts once: as an event lost, or as an event without strings. */
   if (bpf_ringbuf_output(&proc_events, record, sizeof(*event) + args + env,
-                         BPF_RB_FORCE_WAKEUP) != 0)
-    count_drop(INFRARED_DROP_RINGBUF_FULL);
+                         BPF_RB_FORCE_WAKEUP) == 0) {
+    if ((args == 0 && event->args_size != 0) || (env == 0 && event->env_size != 0))
+      count_drop(INFRARED_DROP_EXEC_STRINGS);
+    return 0;
+  }
+  if (args + env != 0) {
+    /* No room for the strings: the event alone, and the agent reads /proc. */
+    event->args_copied = 0;
+    event->env_copied = 0;
+    if (bpf_ringbuf_output(&proc_events, event, sizeof(*event), BPF_RB_FORCE_WAKEUP) == 0) {
+      count_drop(INFRARED_DROP_EXEC_STRINGS);
+      return 0;
+    }
+  }
+  count_drop(INFRARED_DROP_RINGBUF_FULL);
   return 0;
 }
 

@@ -42,8 +42,8 @@ class KernelDropCollector : public telemetry::Collector {
  public:
   explicit KernelDropCollector(loader::ProcessProbes& probes) : probes_(probes) {}
   void Collect(std::vector<telemetry::MetricFamily>& out) override {
-    static constexpr const char* kReasons[INFRARED_DROP_COUNT] = {"ringbuf_full", "stats_map_full",
-                                                                  "thread_map_full"};
+    static constexpr const char* kReasons[INFRARED_DROP_COUNT] = {
+        "ringbuf_full", "stats_map_full", "thread_map_full", "exec_strings"};
     out.push_back(telemetry::DroppedFamily("kernel", kReasons, probes_.Drops()));
   }
 

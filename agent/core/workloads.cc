@@ -46,7 +46,8 @@ Workloads::Workloads(const Config& config, const std::string& node_name, Logger&
                                         config.exclude_k8s_pod_labels},
                 config.select_llm_only),
       api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file, node_name)),
-      node_is_host_name_(config.k8s_node_name.empty() && !HasValue(std::getenv("NODE_NAME"))) {
+      node_is_pod_name_(config.k8s_node_name.empty() && !HasValue(std::getenv("NODE_NAME")) &&
+                        HasValue(std::getenv("KUBERNETES_SERVICE_HOST"))) {
   self.Dropped("k8s_pods", "too_many_pods", 0);
 }
 
@@ -57,10 +58,10 @@ void Workloads::Start() {
   if (!api_) return;
   logger_.Info("k8s", "watching this node's pods on the API server",
                {{"url", api_->url}, {"node", api_->node_name}});
-  if (node_is_host_name_) {
+  if (node_is_pod_name_) {
     logger_.Warn("k8s",
-                 "the node's name is the host name (no k8s.node_name, no NODE_NAME); in a pod "
-                 "that is the pod's name and the watch finds none of the node's pods: set "
+                 "the node's name is the host name, which in a pod is the pod's name (no "
+                 "k8s.node_name, no NODE_NAME): the watch finds none of the node's pods; set "
                  "NODE_NAME from spec.nodeName",
                  {{"node", api_->node_name}});
   }

@@ -39,8 +39,9 @@ class Workloads {
   process::PodCatalog catalog_;
   process::ProcessSelector selector_;
   std::optional<KubeApiSettings> api_;
-  // Neither k8s.node_name nor $NODE_NAME: in a pod, the host name is the pod's name.
-  const bool node_is_host_name_;
+  // In a pod ($KUBERNETES_SERVICE_HOST) with neither k8s.node_name nor $NODE_NAME:
+  // the node's name is the host name, which is the pod's.
+  const bool node_is_pod_name_;
   std::unique_ptr<KubeWatch> watch_;
 };
 

@@ -184,13 +184,18 @@ ResourceAttributes ParseResourceAttributes(std::string_view text) {
 }
 
 ProcIdentity IdentityFromEnviron(std::string_view environ) {
+  return IdentityFromVariables(FindEnvironVar(environ, "OTEL_SERVICE_NAME"),
+                               FindEnvironVar(environ, "OTEL_RESOURCE_ATTRIBUTES"));
+}
+
+ProcIdentity IdentityFromVariables(std::optional<std::string> service_name,
+                                   const std::optional<std::string>& resource_attributes) {
   ProcIdentity identity;
-  if (std::optional<std::string> attributes = FindEnvironVar(environ, "OTEL_RESOURCE_ATTRIBUTES")) {
-    identity.resource_attributes = ParseResourceAttributes(*attributes);
+  if (resource_attributes) {
+    identity.resource_attributes = ParseResourceAttributes(*resource_attributes);
   }
-  std::optional<std::string> name = FindEnvironVar(environ, "OTEL_SERVICE_NAME");
-  if (name && !name->empty()) {
-    identity.service_name = std::move(name);
+  if (service_name && !service_name->empty()) {
+    identity.service_name = std::move(service_name);
     return identity;
   }
   for (const auto& [key, value] : identity.resource_attributes) {
@@ -252,9 +257,13 @@ std::optional<std::string> ProcReader::ServiceNameFromEnviron(std::uint32_t pid)
 }
 
 ProcIdentity ProcReader::Identity(std::uint32_t pid) const {
-  std::optional<std::string> environ = ReadFile(pid, "environ", kEnvironCap);
+  std::optional<std::string> environ = Environ(pid);
   if (!environ) return {};
   return IdentityFromEnviron(*environ);
+}
+
+std::optional<std::string> ProcReader::Environ(std::uint32_t pid) const {
+  return ReadFile(pid, "environ", kEnvironCap);
 }
 
 std::string CommandLineFromArguments(std::string_view raw) {

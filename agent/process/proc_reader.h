@@ -58,6 +58,9 @@ struct ProcIdentity {
   ResourceAttributes resource_attributes;   // OTEL_RESOURCE_ATTRIBUTES
 };
 ProcIdentity IdentityFromEnviron(std::string_view environ);
+// The same from the two variables' values (nullopt: not set).
+ProcIdentity IdentityFromVariables(std::optional<std::string> service_name,
+                                   const std::optional<std::string>& resource_attributes);
 
 // The command line from NUL-separated arguments (/proc/<pid>/cmdline's form):
 // joined by spaces, secrets redacted (RedactCommandLine), at most
@@ -93,6 +96,8 @@ class ProcReader {
   // OTEL_SERVICE_NAME from the process's environment, if set and readable.
   std::optional<std::string> ServiceNameFromEnviron(std::uint32_t pid) const;
   ProcIdentity Identity(std::uint32_t pid) const;
+  // /proc/<pid>/environ, NUL-separated; nullopt when gone or unreadable.
+  std::optional<std::string> Environ(std::uint32_t pid) const;
   // CommandLineFromArguments of /proc/<pid>/cmdline.
   std::string CommandLine(std::uint32_t pid) const;
   static constexpr std::size_t kCommandLineCap = 1024;

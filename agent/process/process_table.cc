@@ -199,15 +199,20 @@ void ProcessTable::OnFork(const ForkEvent& event, const ProcReader& reader) {
 ProcIdentity ExecIdentity(const ExecEvent& event, const ProcReader& reader) {
   const ExecStrings& environment = event.environment;
   if (!environment.read) return reader.Identity(event.header.pid);
+  if (environment.whole) return IdentityFromEnviron(environment.bytes);
+  // A copy cut at its cap ends in a piece of an entry: whole entries only
+  // (with no NUL at all, rfind's npos + 1 is 0: none).
   std::string_view entries = environment.bytes;
-  // A copy cut at its cap ends in a piece of an entry: whole entries only.
-  if (!environment.whole) entries = entries.substr(0, entries.rfind('\0') + 1);
-  ProcIdentity identity = IdentityFromEnviron(entries);
-  // The variables may be past the cut, where only /proc can still find them.
-  if (!environment.whole && !identity.service_name && identity.resource_attributes.empty()) {
-    return reader.Identity(event.header.pid);
+  entries = entries.substr(0, entries.rfind('\0') + 1);
+  std::optional<std::string> service = FindEnvironVar(entries, "OTEL_SERVICE_NAME");
+  std::optional<std::string> attributes = FindEnvironVar(entries, "OTEL_RESOURCE_ATTRIBUTES");
+  // A variable the copy lacks may be past the cut, where only /proc can still find it.
+  if (!service || !attributes) {
+    const std::string rest = reader.Environ(event.header.pid).value_or("");
+    if (!service) service = FindEnvironVar(rest, "OTEL_SERVICE_NAME");
+    if (!attributes) attributes = FindEnvironVar(rest, "OTEL_RESOURCE_ATTRIBUTES");
   }
-  return identity;
+  return IdentityFromVariables(std::move(service), attributes);
 }
 
 void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {

@@ -11,15 +11,17 @@ would go under service_name="nginx").
 
 Checked: nginx's requests counted under its OTEL_SERVICE_NAME; its server spans carry
 that service.name, the command line nginx was started with, and an attribute from its
-OTEL_RESOURCE_ATTRIBUTES.
+OTEL_RESOURCE_ATTRIBUTES. Then an exec too big for the ring buffer with its strings
+comes without them, counted, and its process is named from /proc.
 """
 import http.client
 import os
 import signal
+import subprocess
 import tempfile
 
 import agent
-from agent import Agent, fail, wait_until
+from agent import Agent, fail, value, wait_until
 from http_peers import Nginx, read_spans
 
 REQUESTS = 10
@@ -43,16 +45,23 @@ def main():
             try:
                 with nginx:
                     pid = nginx.process.pid
+
+                    def title():
+                        with open(f"/proc/{pid}/cmdline", "rb") as f:
+                            return f.read().split(b"\0")[0].decode(errors="replace")
+                    # nginx listens before its master loop writes the title.
+                    try:
+                        wait_until(lambda: title().startswith("nginx:"), 10, "nginx's title")
+                    except SystemExit:
+                        fail(f"nginx did not write its process title (cmdline {title()!r}): "
+                             "this test would not show what it is for")
                     with open(f"/proc/{pid}/environ", "rb") as f:
-                        environ = f.read()
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        title = f.read().split(b"\0")[0].decode(errors="replace")
-                    if nginx.service_name.encode() in environ or not title.startswith("nginx:"):
-                        fail(f"nginx did not write its title over its environment (cmdline "
-                             f"{title!r}): this test would not show what it is for")
+                        if nginx.service_name.encode() in f.read():
+                            fail("nginx's environment still shows its OTEL_SERVICE_NAME: "
+                                 "this test would not show what it is for")
                     running.process.send_signal(signal.SIGCONT)
                     del os.environ["OTEL_RESOURCE_ATTRIBUTES"]
-                    print(f"nginx started while the agent was stopped; /proc shows {title!r}")
+                    print(f"nginx started while the agent was stopped; /proc shows {title()!r}")
 
                     connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=5)
                     for _ in range(REQUESTS):
@@ -95,7 +104,35 @@ def main():
             finally:
                 running.process.send_signal(signal.SIGCONT)
                 os.environ.pop("OTEL_RESOURCE_ATTRIBUTES", None)
+    too_big_for_the_ring()
     print("1 passed, 0 failed")
+
+
+def too_big_for_the_ring():
+    """An exec whose environment is bigger than the whole 4 KiB lifecycle ring buffer is
+    still delivered, without its strings (counted): the process is named from /proc."""
+    service = f"infrared-e2e-fat-env-{os.getpid()}"
+    with Agent("--process.events-buffer-bytes", "4096") as running:
+        env = dict(os.environ, OTEL_SERVICE_NAME=service, PADDING="x" * 8000)
+        sleeper = subprocess.Popen(["sleep", "30"], env=env)
+        try:
+            def named():
+                return [labels for name, labels, _ in running.samples()
+                        if name == "process_cpu_time_seconds_total"
+                        and labels.get("process_pid") == str(sleeper.pid)]
+            wait_until(lambda: named(), 10, "the sleeper's series")
+            labels = named()[0]
+            if labels.get("service_name") != service:
+                fail(f"the sleeper is {labels}, wanted service_name={service}")
+            lost = value(running.samples(), "infrared_dropped_total", stage="kernel",
+                         reason="exec_strings") or 0
+            if lost < 1:
+                fail("an 8 KiB environment fitted a 4 KiB ring buffer: nothing counted")
+            print(f"an 8 KiB environment, a 4 KiB ring: the exec came alone ({lost:.0f} counted "
+                  f"exec_strings) and the process is named {service} from /proc")
+        finally:
+            sleeper.kill()
+            sleeper.wait()
 
 
 if __name__ == "__main__":

@@ -108,14 +108,17 @@ def main():
                     fail(f"the agent asked with fieldSelector {selectors}, wanted only "
                          f"spec.nodeName={NODE_NAME}")
                 print(f"{len(api.requests)} requests, each for spec.nodeName={NODE_NAME}")
-            # With no node name given, the watch would look for the host's name: said.
+            # In a pod with no node name given, the watch would look for the pod's name
+            # (the host name there): said.
             os.environ.pop("NODE_NAME", None)
+            os.environ["KUBERNETES_SERVICE_HOST"] = "127.0.0.1"
             with Agent("--k8s.api", api.url, "--k8s.token-file", api.token_file,
                        "--k8s.ca-file", api.ca_file,
                        "--k8s.pod-logs-dir", node.pod_logs) as unnamed:
-                wait_until(lambda: "the node's name is the host name" in unnamed.log_text(), 10,
+                wait_until(lambda: "which in a pod is the pod's name" in unnamed.log_text(), 10,
                            "the warning that no node name was given")
-            print("no k8s.node_name and no NODE_NAME: the agent warns")
+            del os.environ["KUBERNETES_SERVICE_HOST"]
+            print("in a pod, no k8s.node_name and no NODE_NAME: the agent warns")
         finally:
             node.close(clients)
     print("1 passed, 0 failed")

@@ -274,25 +274,36 @@ TEST_F(ProcessTableTest, ExecNamesFromTheKernelsCopyNotFromProc) {
 }
 
 TEST_F(ProcessTableTest, ExecIdentityFromACutCopyOrFromProc) {
+  constexpr std::string_view kProc =
+      "OTEL_SERVICE_NAME=from-proc\0OTEL_RESOURCE_ATTRIBUTES=team=proc\0"sv;
   struct Case {
     const char* name;
     std::string_view env;
     bool whole;
     bool read;
     const char* expected_service;
+    const char* expected_team;  // the resource attribute "team", "" for none
   };
   const Case cases[] = {
       // The copy's last entry is a piece of one: never taken as a value.
-      {"cut inside the variable: /proc", "A=1\0OTEL_SERVICE_NAME=we"sv, false, true, "from-proc"},
-      {"cut before the variables: /proc", "A=1\0B=2\0"sv, false, true, "from-proc"},
-      {"cut after the variable: the copy", "OTEL_SERVICE_NAME=web\0C=3"sv, false, true, "web"},
-      {"whole copy without it: no /proc", "A=1\0"sv, true, true, "nginx"},
-      {"not read by the kernel: /proc", ""sv, false, false, "from-proc"},
+      {"cut inside the variable: /proc", "A=1\0OTEL_SERVICE_NAME=we"sv, false, true, "from-proc",
+       "proc"},
+      {"cut before the variables: /proc", "A=1\0B=2\0"sv, false, true, "from-proc", "proc"},
+      {"cut after one: the other from /proc", "OTEL_SERVICE_NAME=web\0C=3"sv, false, true, "web",
+       "proc"},
+      // OTEL_SERVICE_NAME past the cut still wins over the attributes' service.name.
+      {"attributes in the copy, the name past the cut",
+       "OTEL_RESOURCE_ATTRIBUTES=service.name=x,team=copy\0D"sv, false, true, "from-proc", "copy"},
+      {"cut after both: the copy alone",
+       "OTEL_SERVICE_NAME=web\0OTEL_RESOURCE_ATTRIBUTES=team=copy\0E=5"sv, false, true, "web",
+       "copy"},
+      {"whole copy without them: no /proc", "A=1\0"sv, true, true, "nginx", ""},
+      {"not read by the kernel: /proc", ""sv, false, false, "from-proc", "proc"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     TableProcfs procfs;
-    procfs.AddProcess(600, 1, "/usr/sbin/nginx", "OTEL_SERVICE_NAME=from-proc\0"sv);
+    procfs.AddProcess(600, 1, "/usr/sbin/nginx", kProc);
     ProcReader reader(procfs.root());
     ProcessTable table = MakeTable();
     ExecEvent event = ExecWithStrings(600, "nginx\0"sv, c.env, c.whole);
@@ -301,7 +312,22 @@ TEST_F(ProcessTableTest, ExecIdentityFromACutCopyOrFromProc) {
     std::optional<ProcessEntry> entry = table.Find(600);
     ASSERT_TRUE(entry.has_value());
     EXPECT_EQ(entry->service_name, c.expected_service);
+    std::string team;
+    for (const auto& [key, value] : entry->resource_attributes) {
+      if (key == "team") team = value;
+    }
+    EXPECT_EQ(team, c.expected_team);
   }
+}
+
+TEST_F(ProcessTableTest, ExecArgumentsTheKernelCouldNotReadComeFromProc) {
+  procfs_.Write(700, "cmdline", "python3\0app.py\0"sv);
+  ProcessTable table = MakeTable();
+  ExecEvent event = ExecWithStrings(700, ""sv, "A=1\0"sv);
+  event.arguments = ExecStrings{};  // not read
+  table.OnExec(event, reader_);
+  ASSERT_TRUE(table.Find(700).has_value());
+  EXPECT_EQ(table.Find(700)->command_line, "python3 app.py");
 }
 
 TEST_F(ProcessTableTest, ExitThenVisitAndReap) {
