@@ -4,7 +4,9 @@ two containers whose names the log directories cannot settle (no container
 links). Workloads in both containers' cgroups are named by the API (container
 names, owner, labels), select.k8s_pod_labels keeps only that pod's processes,
 a label change arrives through the watch, and a 410 Gone makes the agent relist
-(counted)."""
+(counted). Every request asks for this node's pods only; in a pod without a node name
+the agent warns; and a server that refuses the token (401) is counted while the pods
+keep their log-directory names, until a later try succeeds."""
 import os
 import tempfile
 
@@ -18,6 +20,35 @@ NODE_NAME = "node-e2e"
 REQUESTS = 3
 def spans_of(spans_path, pid):
     return [s for s in read_spans(spans_path) if s["resource"].get("process.pid") == pid]
+
+
+def refused_then_answered(api, node, pod, www, clients):
+    """An API server that refuses the agent's token (401): counted, the agent stays up,
+    and its pods keep what the log directory names (pod and namespace, no container:
+    two containers, no links). Once the token is right, the next try after the backoff
+    lists the pods and the container names follow."""
+    api.write_token("not-the-token")
+    with Agent("--k8s.api", api.url, "--k8s.token-file", api.token_file,
+               "--k8s.ca-file", api.ca_file, "--k8s.node-name", NODE_NAME,
+               "--k8s.pod-logs-dir", node.pod_logs, "--k8s.container-logs-dir", "") as running, \
+            PythonHttpServer(www) as server:
+        wait_until(lambda: (value(running.samples(), "infrared_dropped_total", stage="k8s_api",
+                                  reason="http_error") or 0) >= 1, 10, "the refusal counted")
+        client = start_waiting_client(clients, server.port, REQUESTS, prefix=pod.command("web", []))
+
+        def labels():
+            return [l for n, l, _ in running.samples()
+                    if n == "process_cpu_time_seconds_total" and l.get("process_pid") == str(client.pid)]
+        wait_until(lambda: labels(), 10, "the client's process series")
+        refused = labels()[0]
+        if refused.get("k8s_pod_name") != pod.name or refused.get("k8s_container_name"):
+            fail(f"with the API refusing, the client is {refused}: wanted the pod's name from "
+                 "the log directory and no container name")
+        print(f"401 counted; the pod named from its log directory meanwhile: {pod.name}")
+        api.write_token(api.token)
+        wait_until(lambda: labels() and labels()[0].get("k8s_container_name") == "web", 20,
+                   "the container's name once the API answers")
+        print("the token put right: the next list named the container")
 
 
 def main():
@@ -119,6 +150,7 @@ def main():
                            "the warning that no node name was given")
             del os.environ["KUBERNETES_SERVICE_HOST"]
             print("in a pod, no k8s.node_name and no NODE_NAME: the agent warns")
+            refused_then_answered(api, node, pod, www, clients)
         finally:
             node.close(clients)
     print("1 passed, 0 failed")
