@@ -94,9 +94,10 @@ RingReader::~RingReader() {
   if (ring_) ring_buffer__free(ring_);
 }
 
-bool RingReader::Open(int map_fd) {
+bool RingReader::Open(int map_fd, Waits waits) {
   ring_ = ring_buffer__new(map_fd, OnRecord, this, nullptr);
   if (ring_ == nullptr) return false;
+  if (waits == Waits::kConsumeOnly) return true;
   // libbpf's own epoll set is level-triggered: it reports the buffer ready
   // while any record is unread, which under load is after every drain.
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -107,6 +108,7 @@ bool RingReader::Open(int map_fd) {
 }
 
 int RingReader::Poll(int timeout_ms) {
+  if (epoll_fd_ < 0) return -EBADF;
   epoll_event event{};
   if (epoll_wait(epoll_fd_, &event, 1, timeout_ms) < 0) return -errno;
   return ring_buffer__consume(ring_);

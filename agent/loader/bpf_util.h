@@ -53,8 +53,10 @@ class RingReader {
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
 
-  // Attaches to the ring buffer map; false with errno set when it cannot.
-  bool Open(int map_fd);
+  // Attaches to the ring buffer map; false with errno set when it cannot. A
+  // reader that will only Consume (on a timer) opens no wait of its own.
+  enum class Waits { kPoll, kConsumeOnly };
+  bool Open(int map_fd, Waits waits = Waits::kPoll);
   // Waits up to timeout_ms for the kernel to wake the reader, then hands over
   // every record waiting. Returns the number handled, or a negative errno.
   //
@@ -62,7 +64,7 @@ class RingReader {
   // not whenever a record is unread. Records written without a wakeup
   // (BPF_RB_NO_WAKEUP) wait for the next one or the timeout, so under load
   // the reader drains in batches of the size the programs chose instead of
-  // one record or a few at a time.
+  // one record or a few at a time. -EBADF after Open(..., kConsumeOnly).
   int Poll(int timeout_ms);
   // Hands over every record waiting, without waiting.
   int Consume();

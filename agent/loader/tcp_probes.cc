@@ -37,7 +37,9 @@ std::unique_ptr<TcpProbes> TcpProbes::Create(core::Logger& logger, RecordFn on_r
     error = "none of the TCP probes could be attached; see the log lines before this one";
     return nullptr;
   }
-  if (!probes->ring_->Open(bpf_map__fd(skeleton->maps.tcp_events))) {
+  // Drained on a timer (Consume): no wait of its own.
+  if (!probes->ring_->Open(bpf_map__fd(skeleton->maps.tcp_events),
+                           RingReader::Waits::kConsumeOnly)) {
     error = "creating the TCP ring buffer reader failed (" + std::string(std::strerror(errno)) +
             ")";
     return nullptr;
