@@ -46,7 +46,8 @@ def refused_then_answered(api, node, pod, www, clients):
                  "the log directory and no container name")
         print(f"401 counted; the pod named from its log directory meanwhile: {pod.name}")
         api.write_token(api.token)
-        wait_until(lambda: labels() and labels()[0].get("k8s_container_name") == "web", 20,
+        # The backoff after failures is 1, 2, 4, 8, 16, then 30 s.
+        wait_until(lambda: labels() and labels()[0].get("k8s_container_name") == "web", 40,
                    "the container's name once the API answers")
         print("the token put right: the next list named the container")
 
@@ -141,14 +142,18 @@ def main():
                 print(f"{len(api.requests)} requests, each for spec.nodeName={NODE_NAME}")
             # In a pod with no node name given, the watch would look for the pod's name
             # (the host name there): said.
-            os.environ.pop("NODE_NAME", None)
+            saved = {name: os.environ.pop(name, None)
+                     for name in ("NODE_NAME", "KUBERNETES_SERVICE_HOST")}
             os.environ["KUBERNETES_SERVICE_HOST"] = "127.0.0.1"
-            with Agent("--k8s.api", api.url, "--k8s.token-file", api.token_file,
-                       "--k8s.ca-file", api.ca_file,
-                       "--k8s.pod-logs-dir", node.pod_logs) as unnamed:
-                wait_until(lambda: "which in a pod is the pod's name" in unnamed.log_text(), 10,
-                           "the warning that no node name was given")
-            del os.environ["KUBERNETES_SERVICE_HOST"]
+            try:
+                with Agent("--k8s.api", api.url, "--k8s.token-file", api.token_file,
+                           "--k8s.ca-file", api.ca_file,
+                           "--k8s.pod-logs-dir", node.pod_logs) as unnamed:
+                    wait_until(lambda: "which in a pod is the pod's name" in unnamed.log_text(),
+                               10, "the warning that no node name was given")
+            finally:
+                os.environ.pop("KUBERNETES_SERVICE_HOST", None)
+                os.environ.update({k: v for k, v in saved.items() if v is not None})
             print("in a pod, no k8s.node_name and no NODE_NAME: the agent warns")
             refused_then_answered(api, node, pod, www, clients)
         finally:

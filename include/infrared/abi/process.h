@@ -90,7 +90,7 @@ enum infrared_process_drop {
   INFRARED_DROP_RINGBUF_FULL = 0,    /* an event did not fit the ring buffer */
   INFRARED_DROP_STATS_MAP_FULL = 1,  /* no room for a new process in infrared_proc_stats */
   INFRARED_DROP_THREAD_MAP_FULL = 2, /* a thread's runtime mark could not be made */
-  INFRARED_DROP_EXEC_STRINGS = 3,    /* an exec went without its argv and envp strings:
+  INFRARED_DROP_EXEC_STRINGS = 3,    /* an exec went without its argv or envp strings:
                                         unreadable, or too big for the ring buffer's room */
   INFRARED_DROP_COUNT = 4,
 };

@@ -297,6 +297,10 @@ TEST_F(ProcessTableTest, ExecIdentityFromACutCopyOrFromProc) {
       {"cut after both: the copy alone",
        "OTEL_SERVICE_NAME=web\0OTEL_RESOURCE_ATTRIBUTES=team=copy\0E=5"sv, false, true, "web",
        "copy"},
+      // An empty OTEL_SERVICE_NAME is set, as in a whole copy: the attributes name it.
+      {"an empty name in the copy",
+       "OTEL_SERVICE_NAME=\0OTEL_RESOURCE_ATTRIBUTES=service.name=attr,team=copy\0X"sv, false,
+       true, "attr", "copy"},
       {"whole copy without them: no /proc", "A=1\0"sv, true, true, "nginx", ""},
       {"not read by the kernel: /proc", ""sv, false, false, "from-proc", "proc"},
   };
