@@ -45,9 +45,7 @@ Workloads::Workloads(const Config& config, const std::string& node_name, Logger&
                                         config.exclude_containers, config.exclude_k8s_namespaces,
                                         config.exclude_k8s_pod_labels},
                 config.select_llm_only),
-      api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file, node_name)),
-      node_is_pod_name_(config.k8s_node_name.empty() && !HasValue(std::getenv("NODE_NAME")) &&
-                        HasValue(std::getenv("KUBERNETES_SERVICE_HOST"))) {
+      api_(ResolveKubeApi(config.k8s_api, config.k8s_token_file, config.k8s_ca_file, node_name)) {
   self.Dropped("k8s_pods", "too_many_pods", 0);
 }
 
@@ -58,22 +56,26 @@ void Workloads::Start() {
   if (!api_) return;
   logger_.Info("k8s", "watching this node's pods on the API server",
                {{"url", api_->url}, {"node", api_->node_name}});
-  if (node_is_pod_name_) {
-    logger_.Warn("k8s",
-                 "the node's name is the host name, which in a pod is the pod's name (no "
-                 "k8s.node_name, no NODE_NAME): the watch finds none of the node's pods; set "
-                 "NODE_NAME from spec.nodeName",
-                 {{"node", api_->node_name}});
-  }
   process::PodCatalog* catalog = &catalog_;
   watch_ = KubeWatch::Start(
       *api_, logger_, self_,
-      {.replace =
-           [catalog](std::vector<process::PodInfo> pods) {
-             catalog->ReplaceFromApi(std::move(pods));
-           },
+      {.replace = [this](std::vector<process::PodInfo> pods) { ReplaceFromApi(std::move(pods)); },
        .upsert = [catalog](process::PodInfo pod) { catalog->UpsertFromApi(std::move(pod)); },
        .remove = [catalog](const std::string& uid) { catalog->RemoveFromApi(uid); }});
+}
+
+void Workloads::ReplaceFromApi(std::vector<process::PodInfo> pods) {
+  const bool none = pods.empty();
+  catalog_.ReplaceFromApi(std::move(pods));
+  // With no API pods, PodCount is what the log directories name.
+  const std::size_t from_logs = none ? catalog_.PodCount() : 0;
+  if (from_logs > 0 && !warned_empty_list_.exchange(true)) {
+    logger_.Warn("k8s",
+                 "the API server lists no pod on this node while the kubelet's log directory "
+                 "names some: is the node's name right? Set k8s.node_name, or NODE_NAME from "
+                 "spec.nodeName (in a pod the host name is the pod's)",
+                 {{"node", api_->node_name}, {"pods_in_logs", from_logs}});
+  }
 }
 
 void Workloads::Stop() { watch_.reset(); }

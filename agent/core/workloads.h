@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <vector>
 
 #include "agent/core/config.h"
 #include "agent/core/kube_watch.h"
@@ -39,9 +41,11 @@ class Workloads {
   process::PodCatalog catalog_;
   process::ProcessSelector selector_;
   std::optional<KubeApiSettings> api_;
-  // In a pod ($KUBERNETES_SERVICE_HOST) with neither k8s.node_name nor $NODE_NAME:
-  // the node's name is the host name, which is the pod's.
-  const bool node_is_pod_name_;
+  // Hands a full pod list to the catalog; warns once if the API lists no pod on
+  // this node while the log directories name some (a wrong node name).
+  void ReplaceFromApi(std::vector<process::PodInfo> pods);
+
+  std::atomic<bool> warned_empty_list_{false};
   std::unique_ptr<KubeWatch> watch_;
 };
 

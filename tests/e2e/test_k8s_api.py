@@ -4,8 +4,8 @@ two containers whose names the log directories cannot settle (no container
 links). Workloads in both containers' cgroups are named by the API (container
 names, owner, labels), select.k8s_pod_labels keeps only that pod's processes,
 a label change arrives through the watch, and a 410 Gone makes the agent relist
-(counted). Every request asks for this node's pods only; in a pod without a node name
-the agent warns; and a server that refuses the token (401) is counted while the pods
+(counted). Every request asks for this node's pods only; with a node name that lists no
+pod while the log directory names one, the agent warns; and a server that refuses the token (401) is counted while the pods
 keep their log-directory names, until a later try succeeds."""
 import os
 import tempfile
@@ -17,6 +17,7 @@ from http_peers import PythonHttpServer, read_spans, start_waiting_client
 from k8s_layout import Node
 
 NODE_NAME = "node-e2e"
+WRONG_NODE = "the API server lists no pod on this node"
 REQUESTS = 3
 def spans_of(spans_path, pid):
     return [s for s in read_spans(spans_path) if s["resource"].get("process.pid") == pid]
@@ -133,6 +134,8 @@ def main():
                 log = running.log_text()
                 if api.token in log:
                     fail("the API token is in the agent's log")
+                if WRONG_NODE in log:
+                    fail("the agent warned of a wrong node name, though its pod was listed")
                 # The pod of another node is kept out by the query itself: every list and
                 # watch asks for this node's pods only.
                 selectors = {r["query"].get("fieldSelector") for r in api.requests}
@@ -140,21 +143,19 @@ def main():
                     fail(f"the agent asked with fieldSelector {selectors}, wanted only "
                          f"spec.nodeName={NODE_NAME}")
                 print(f"{len(api.requests)} requests, each for spec.nodeName={NODE_NAME}")
-            # In a pod with no node name given, the watch would look for the pod's name
-            # (the host name there): said.
-            saved = {name: os.environ.pop(name, None)
-                     for name in ("NODE_NAME", "KUBERNETES_SERVICE_HOST")}
-            os.environ["KUBERNETES_SERVICE_HOST"] = "127.0.0.1"
+            # With no node name given, the watch asks for the host's name, which lists no
+            # pod while the log directory names one: said, once.
+            saved = os.environ.pop("NODE_NAME", None)
             try:
                 with Agent("--k8s.api", api.url, "--k8s.token-file", api.token_file,
                            "--k8s.ca-file", api.ca_file,
                            "--k8s.pod-logs-dir", node.pod_logs) as unnamed:
-                    wait_until(lambda: "which in a pod is the pod's name" in unnamed.log_text(),
-                               10, "the warning that no node name was given")
+                    wait_until(lambda: WRONG_NODE in unnamed.log_text(), 10,
+                               "the warning that the node's name lists no pod")
             finally:
-                os.environ.pop("KUBERNETES_SERVICE_HOST", None)
-                os.environ.update({k: v for k, v in saved.items() if v is not None})
-            print("in a pod, no k8s.node_name and no NODE_NAME: the agent warns")
+                if saved is not None:
+                    os.environ["NODE_NAME"] = saved
+            print("no node name: the API lists no pod for the host's name, and the agent warns")
             refused_then_answered(api, node, pod, www, clients)
         finally:
             node.close(clients)
