@@ -196,6 +196,12 @@ void ProcessTable::OnFork(const ForkEvent& event, const ProcReader& reader) {
   RefreshLocked(live_.emplace(pid, std::move(child)).first->second);
 }
 
+namespace {
+
+// A new image's OTEL_* identity from the environment the kernel copied at exec,
+// which the program cannot have rewritten yet (nginx writes its process title
+// over it); from /proc when the kernel could not copy it, and for a variable
+// that a copy cut at its cap lacks.
 ProcIdentity ExecIdentity(const ExecEvent& event, const ProcReader& reader) {
   const ExecStrings& environment = event.environment;
   if (!environment.read) return reader.Identity(event.header.pid);
@@ -214,6 +220,8 @@ ProcIdentity ExecIdentity(const ExecEvent& event, const ProcReader& reader) {
   }
   return IdentityFromVariables(std::move(service), attributes);
 }
+
+}  // namespace
 
 void ProcessTable::OnExec(const ExecEvent& event, const ProcReader& reader) {
   std::lock_guard lock(mutex_);

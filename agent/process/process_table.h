@@ -137,10 +137,4 @@ class ProcessTable {
 // "name" for "/usr/bin/name"; the whole string when it has no slash.
 std::string ExecutableNameFromPath(const std::string& path);
 
-// A new image's OTEL_* identity from the environment the kernel copied at exec,
-// which the program cannot have rewritten yet (nginx writes its process title
-// over it); from /proc when the kernel could not copy it, and for a variable
-// that a copy cut at its cap lacks.
-ProcIdentity ExecIdentity(const ExecEvent& event, const ProcReader& reader);
-
 }  // namespace infrared::process
