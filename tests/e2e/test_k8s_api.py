@@ -5,8 +5,9 @@ links). Workloads in both containers' cgroups are named by the API (container
 names, owner, labels), select.k8s_pod_labels keeps only that pod's processes,
 a label change arrives through the watch, and a 410 Gone makes the agent relist
 (counted). Every request asks for this node's pods only; with a node name that lists no
-pod while the log directory names one, the agent warns; and a server that refuses the token (401) is counted while the pods
-keep their log-directory names, until a later try succeeds."""
+pod while the log directory names one, the agent warns; and a server that refuses the
+token (401) is counted while the pods keep their log-directory names, until a later try
+succeeds."""
 import os
 import tempfile
 
