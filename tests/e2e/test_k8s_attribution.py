@@ -2,17 +2,20 @@
 would (the pods' cgroup v2 hierarchy, kubepods.slice/...pod<uid>.slice/
 cri-containerd-<id>.scope, and /var/log/pods, /var/log/containers under a
 temporary root). Workloads moved into those cgroups make HTTP calls; their
-metrics (HTTP, TCP, process) and spans carry the pod, namespace, container and
+metrics (HTTP, TCP, process, GenAI) and spans carry the pod, namespace, container and
 container id, and service.name is the container's name. A one-container pod is
 named from /var/log/pods alone; a two-container pod needs the container links.
 --exclude.containers leaves one container's process out of everything."""
+import json
 import os
+import subprocess
 import tempfile
 
 import agent
 from agent import Agent, fail, wait_until
 from http_peers import PythonHttpServer, read_spans, start_waiting_client
 from k8s_layout import Node
+from llm_peers import FakeLlmServer
 
 REQUESTS = 5
 SERVER_SERVICE = "infrared-e2e-k8s-server"
@@ -38,6 +41,31 @@ def check_spans(spans_path, client, pod, container):
         if got != want:
             fail(f"{container}: span resource {got}, wanted {want}")
     print(f"{container}: {len(spans)} spans with resource {want}")
+
+
+def llm_call_in_pod(running, pod, container):
+    """One chat completion by curl in the container, to the fake LLM server (plain HTTP):
+    the gen_ai_* series carry the pod's labels too."""
+    with FakeLlmServer() as llm:
+        body = json.dumps({"model": "gpt-4o-mini",
+                           "messages": [{"role": "user", "content": "Say something short."}]})
+        curl = [agent.require_program("curl"), "-sS", "-H", "Content-Type: application/json",
+                "--data", body, llm.url + "/v1/chat/completions"]
+        result = subprocess.run(pod.command(container, curl), capture_output=True, text=True,
+                                timeout=30)
+        if result.returncode != 0:
+            fail(f"curl in {container} exited with {result.returncode}: {result.stderr}")
+        want = dict(pod_labels(pod, container), service_name=container)
+
+        def calls():
+            return sum(v for n, l, v in running.samples()
+                       if n == "gen_ai_client_operation_duration_seconds_count"
+                       and all(l.get(k) == v for k, v in want.items()))
+        try:
+            wait_until(lambda: calls() == 1, 10, "the LLM call under the pod's labels")
+        except SystemExit:
+            fail(f"{calls():g} LLM calls counted under {want}, wanted 1")
+    print(f"{container}: its LLM call is counted under the pod's labels")
 
 
 def main():
@@ -99,6 +127,8 @@ def main():
                 if sidecar:
                     fail(f"the excluded sidecar is reported: {sidecar[:3]}")
                 print("the excluded sidecar container has no series")
+
+                llm_call_in_pod(running, solo, "agent")
 
                 wait_until(lambda: len([s for s in read_spans(spans_path)
                                         if s["resource"].get("process.pid") == clients[1].pid])
