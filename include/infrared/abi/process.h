@@ -46,7 +46,8 @@ struct infrared_process_fork_event {
  * /proc/<pid>/cmdline and environ), read at exec before the program runs: a
  * program that rewrites them later (a process title) does not change what the
  * agent sees. *_size are the whole lengths; a copy shorter than its size was
- * cut at the cap, and 0 of a non-zero size means it could not be read. */
+ * cut at the cap, and 0 of a non-zero size means it could not be read or the
+ * ring buffer had room for the event alone. */
 struct infrared_process_exec_event {
   struct infrared_process_event_header header;
   char filename[INFRARED_FILENAME_LEN];
