@@ -14,13 +14,11 @@ std::uint64_t MonotonicNs() {
                                         .count());
 }
 
-bool HasValue(const char* variable) { return variable && *variable; }
-
 }  // namespace
 
 std::string NodeName(const Config& config) {
   if (!config.k8s_node_name.empty()) return config.k8s_node_name;
-  if (const char* node = std::getenv("NODE_NAME"); HasValue(node)) return node;
+  if (const char* node = std::getenv("NODE_NAME"); node && *node) return node;
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "";
   return name;
@@ -56,12 +54,11 @@ void Workloads::Start() {
   if (!api_) return;
   logger_.Info("k8s", "watching this node's pods on the API server",
                {{"url", api_->url}, {"node", api_->node_name}});
-  process::PodCatalog* catalog = &catalog_;
   watch_ = KubeWatch::Start(
       *api_, logger_, self_,
       {.replace = [this](std::vector<process::PodInfo> pods) { ReplaceFromApi(std::move(pods)); },
-       .upsert = [catalog](process::PodInfo pod) { catalog->UpsertFromApi(std::move(pod)); },
-       .remove = [catalog](const std::string& uid) { catalog->RemoveFromApi(uid); }});
+       .upsert = [this](process::PodInfo pod) { catalog_.UpsertFromApi(std::move(pod)); },
+       .remove = [this](const std::string& uid) { catalog_.RemoveFromApi(uid); }});
 }
 
 void Workloads::ReplaceFromApi(std::vector<process::PodInfo> pods) {

@@ -35,17 +35,16 @@ class Workloads {
   // Delegated to with NodeName(config), read once.
   Workloads(const Config& config, const std::string& node_name, Logger& logger,
             telemetry::SelfMetrics& self);
+  // Hands a full pod list to the catalog; warns once if the API lists no pod on
+  // this node while the log directories name some (a wrong node name).
+  void ReplaceFromApi(std::vector<process::PodInfo> pods);
 
   Logger& logger_;
   telemetry::SelfMetrics& self_;
   process::PodCatalog catalog_;
   process::ProcessSelector selector_;
   std::optional<KubeApiSettings> api_;
-  // Hands a full pod list to the catalog; warns once if the API lists no pod on
-  // this node while the log directories name some (a wrong node name).
-  void ReplaceFromApi(std::vector<process::PodInfo> pods);
-
-  std::atomic<bool> warned_empty_list_{false};
+  std::atomic<bool> warned_empty_list_{false};  // set by the watch thread
   std::unique_ptr<KubeWatch> watch_;
 };
 
