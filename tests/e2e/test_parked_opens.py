@@ -69,10 +69,15 @@ def main():
                 # The agent has drained the ring buffer once the filler's requests are
                 # all reported or counted lost: the new requests then find room.
                 wait_until(lambda: accounted(running) == FILLERS, 20, "the filler's requests")
+                # One request at a time, each reported or counted before the next:
+                # an 8 KiB ring buffer holds a few exchanges, and an agent slowed
+                # by a busy machine must not lose these to a full ring buffer.
                 ports = {}
                 for trace, client in clients.items():
                     exchange(client, trace, "n")
                     ports[trace] = client.getsockname()[1]
+                    wait_until(lambda: accounted(running) == FILLERS + len(ports), 20,
+                               f"request {len(ports)} of the new connections")
                 check(running, spans_path, ports)
             finally:
                 for sock in sockets:
