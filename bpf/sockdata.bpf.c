@@ -207,6 +207,7 @@ static __always_inline void on_mmap(unsigned long prot, int fd) {
     return;
   struct infrared_sock_library_event *event = bpf_ringbuf_reserve(&sock_events, sizeof(*event), 0);
   if (!event) {
+    ring_full();
     bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
     return;
   }

@@ -28,6 +28,7 @@
 #include "agent/net/sock_events.h"
 #include "agent/process/proc_reader.h"
 #include "agent/process/process_table.h"
+#include "agent/protocols/http1/parse.h"
 #include "tests/bench/capture_file.h"
 #include "tests/bench/pipeline.h"
 
@@ -124,6 +125,23 @@ void BM_Pipeline(benchmark::State& state, const Capture* capture, process::Proce
   CountPasses(state, *capture);
   state.counters["exchanges"] = benchmark::Counter(
       static_cast<double>(pipeline->outcome().exchanges), benchmark::Counter::kIsRate);
+}
+
+// Bytes that are not HTTP through a parser that has lost its place, as after a
+// gap in a body: a JSON-like run of lowercase text, fed in ring-buffer chunks.
+// The parser looks for the next start line in it; "bytes_per_second" per core.
+void BM_Resync(benchmark::State& state) {
+  std::string text;
+  while (text.size() < (1u << 20)) text += "{\"id\":\"chatcmpl-0\",\"object\":\"chat.completion\"}\n";
+  for (auto _ : state) {
+    protocols::http1::RequestParser parser;
+    parser.Feed({}, 1, 1);  // the gap: what follows is read as garbage
+    for (std::size_t at = 0; at < text.size(); at += INFRARED_SOCK_CHUNK) {
+      parser.Feed(std::string_view(text).substr(at, INFRARED_SOCK_CHUNK), 0, 2);
+    }
+    benchmark::DoNotOptimize(parser.stats().garbage_bytes);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(text.size()) * state.iterations());
 }
 
 // A procfs in a temporary directory naming each process of the capture
@@ -268,6 +286,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("decode+track", bench::BM_DecodeTrack, &*capture);
   benchmark::RegisterBenchmark("pipeline", bench::BM_Pipeline, &*capture, &table, false);
   benchmark::RegisterBenchmark("pipeline+spans", bench::BM_Pipeline, &*capture, &table, true);
+  benchmark::RegisterBenchmark("resync", bench::BM_Resync);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

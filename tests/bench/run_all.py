@@ -36,17 +36,18 @@ def grab(text, pattern):
 
 
 def pipeline_bench():
-    """Median events/s per core of the pipeline without and with spans, or (None, error)."""
+    """Median events/s per core of the pipeline without and with spans, and bytes/s per
+    core of the parser's resync over bytes that are not HTTP, or (None, error)."""
     binary = os.environ.get("INFRARED_PIPELINE_BENCH") or os.path.join(
         REPO, os.environ.get("INFRARED_BUILD_DIR", "build"), "tests", "bench", "infrared_pipeline_bench")
     if not os.path.exists(binary):
         return None, [f"{binary} does not exist: build the target infrared_pipeline_bench"]
-    out, error = run([binary, "--benchmark_filter=^pipeline(\\+spans)?$", "--benchmark_repetitions=5",
+    out, error = run([binary, "--benchmark_filter=^(pipeline(\\+spans)?|resync)$", "--benchmark_repetitions=5",
                       "--benchmark_report_aggregates_only=true", "--benchmark_format=json"])
     if error:
         return None, error
-    medians = {b["run_name"]: b["events"] for b in json.loads(out)["benchmarks"]
-               if b.get("aggregate_name") == "median"}
+    medians = {b["run_name"]: b.get("events", b.get("bytes_per_second"))
+               for b in json.loads(out)["benchmarks"] if b.get("aggregate_name") == "median"}
     return medians, None
 
 
@@ -95,6 +96,8 @@ def main():
                  f"{medians['pipeline']:,.0f}" if "pipeline" in medians else "?", ">= 1,000,000"))
     rows.append(("", "events/s/core, spans built",
                  f"{medians['pipeline+spans']:,.0f}" if "pipeline+spans" in medians else "?", ""))
+    rows.append(("HTTP parser resync, non-HTTP bytes", "MB/s/core",
+                 f"{medians['resync'] / 1e6:,.0f}" if "resync" in medians else "?", ""))
     width = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for row in [("benchmark", "figure", "value", "target")] + rows:
         print("  ".join(str(cell).ljust(width[i]) for i, cell in enumerate(row)).rstrip())

@@ -85,6 +85,10 @@ void StartLineMatcher::Reset() {
   count_ = 0;
 }
 
+bool StartLineMatcher::CanBegin(char c) const {
+  return request_ ? IsMethodChar(c) : c == kVersionPrefix[0];
+}
+
 Match StartLineMatcher::Step(char c) {
   switch (part_) {
     case Part::kMethod:
@@ -208,11 +212,17 @@ std::size_t MessageParser::StepCandidate(std::string_view data, std::uint64_t ts
     if (buffer_.empty()) {
       // RFC 9112 §2.2: empty lines before a message are ignored.
       if (!skipping_ && (c == '\r' || c == '\n')) continue;
-      matcher_.Reset();
-      if (matcher_.Step(c) == Match::kNo) {
-        Skip(1);
+      if (!matcher_.CanBegin(c)) {
+        // This byte and all that follow it up to one that can begin a start
+        // line are garbage, skipped together (a lost body can be megabytes).
+        std::size_t end = i;
+        while (end < data.size() && !matcher_.CanBegin(data[end])) ++end;
+        Skip(end - (i - 1));
+        i = end;
         continue;
       }
+      matcher_.Reset();
+      matcher_.Step(c);
       ending_.start_ns = ts;
       feed_offset_ = 0;
       buffer_.push_back(c);

@@ -33,6 +33,9 @@ class StartLineMatcher {
   explicit StartLineMatcher(bool request) : request_(request) { Reset(); }
   void Reset();
   Match Step(char c);
+  // Whether `c` can be the first byte of a start line (Step after Reset would
+  // not answer kNo).
+  bool CanBegin(char c) const;
 
  private:
   enum class Part { kMethod, kTarget, kVersion, kRequestEol, kStatusCode, kStatusEnd };
