@@ -8,7 +8,10 @@
 #
 # Targets default to every one CMake built into $INFRARED_BUILD_DIR/fuzz
 # (default build/fuzz); the work corpora go to $INFRARED_FUZZ_WORK (default
-# /tmp/infrared-fuzz). At nice 19, so the machine stays usable.
+# /tmp/infrared-fuzz). At nice 19, so the machine stays usable. A work corpus
+# that is empty starts from the one tests/fuzz/carry.sh kept in the repository
+# (tests/fuzz/carried/<target>.tar.xz), so runs on machines that do not last
+# continue one another.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -31,6 +34,10 @@ for target in "${targets[@]}"; do
     continue
   fi
   mkdir -p "$work/$target.corpus"
+  carried=$here/carried/$target.tar.xz
+  if [ -f "$carried" ] && [ -z "$(ls -A "$work/$target.corpus")" ]; then
+    tar -xJf "$carried" -C "$work/$target.corpus"
+  fi
   start=$(date +%s)
   ASAN_OPTIONS=detect_leaks=1 nice -n 19 "$binary" -runs="$runs" -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$work/crash.$target." \
