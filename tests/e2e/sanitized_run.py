@@ -25,8 +25,9 @@ from agent import fail
 # Each test with what it brings to the run. Left out: tests whose bounds assume an
 # agent at full speed (test_cli: stops within 1 s; test_genai_timing, test_tcp_latency,
 # test_cpu_prometheus; test_genai_large_requests: decides within one poll), tests of
-# the agent's own memory (test_otlp_outage: RSS under 200 MiB, ASan's shadow and
-# quarantine take more), test_deploy_manifests (the image does not ship libasan),
+# the agent's own memory alone (test_otlp_outage: RSS under 200 MiB, ASan's shadow and
+# quarantine take more; the tests below that also bound memory report their bounds here
+# and leave them to the plain run, agent.memory_bound), test_deploy_manifests (the image does not ship libasan),
 # test_otlp_retry (captures every process on the host, and waits for a moment when
 # every span built has been exported, which other tests' traffic may never leave it),
 # test_http_nginx (its pipelining and sendfile cases: test_http_python_curl and the
@@ -56,6 +57,10 @@ TESTS = [
     "test_k8s_attribution",    # cgroup paths, pod logs, the pod catalog, exclusions
     "test_k8s_api",            # the API client over TLS: list, watch, 410 and relist
     "test_dashboard_metrics",  # every metric family the dashboards use, resets and refusals
+    "test_hostile_inputs",     # 1 MiB header lines, header floods, bad chunks, garbage, endless SSE
+    "test_scrape_storm",       # 50 concurrent scrapes under load, both exposition formats
+    "test_otlp_faults",        # a receiver slow, refusing and answering garbage
+    "test_restart",            # SIGTERM and SIGINT while traffic flows, a clean start again
 ]
 TEST_TIMEOUT_S = 150
 
@@ -77,7 +82,7 @@ REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: AddressSanitizer|r
 def run_test(name, log_dir):
     """(exit code, seconds, output) of one test run against the sanitized agent."""
     env = dict(os.environ, INFRARED_AGENT_LOG_DIR=log_dir, ASAN_OPTIONS=ASAN_OPTIONS,
-               UBSAN_OPTIONS=UBSAN_OPTIONS)
+               UBSAN_OPTIONS=UBSAN_OPTIONS, INFRARED_E2E_SANITIZED="1")
     started = time.monotonic()
     try:
         result = subprocess.run([sys.executable, os.path.join(agent.HERE, f"{name}.py")], env=env,
