@@ -51,12 +51,17 @@ std::unique_ptr<ExchangePipeline> ExchangePipeline::Create(const Config& config,
     options.gateways = GatewaysOf(config);
     options.reader.capture_content = config.capture_content;
     options.content_max_bytes = config.capture_content_max_bytes;
-    options.on_body_problem = [&self](const std::string& problem) {
-      self.Dropped("genai_body", problem);
+    options.on_dropped = [&self](const char* stage, const std::string& reason,
+                                 std::uint64_t count) {
+      self.Dropped(stage, reason, static_cast<double>(count));
     };
     for (const char* problem : {"truncated", "capped", "unsupported_encoding", "decode_error"}) {
       self.Dropped("genai_body", problem, 0);
     }
+    for (const char* loss : {"oversized_line", "truncated_event", "unterminated_event"}) {
+      self.Dropped("genai_stream", loss, 0);
+    }
+    self.Dropped("genai", "model_over_cap", 0);
     raw->genai_ = std::make_unique<semantics::GenAiObserver>(raw->deps_.registry,
                                                              std::move(*prices), options);
   }

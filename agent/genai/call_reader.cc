@@ -93,7 +93,8 @@ std::string DecodeRequestBody(const protocols::http1::Request& request, std::siz
 // Reads an event stream: its facts, and when each output-bearing chunk ended.
 ResponseFacts ReadStream(const Exchange& exchange, Api api, Framing framing,
                          const ReaderOptions& options, std::string& problem,
-                         std::vector<std::uint64_t>& chunk_ends) {
+                         std::vector<std::uint64_t>& chunk_ends,
+                         CallRecord::StreamLosses& losses) {
   StreamAccumulator stream(api, options.capture_content);
   auto note = [&](std::uint64_t before, std::uint64_t end_ns) {
     if (stream.content_chunks() > before) chunk_ends.push_back(end_ns);
@@ -104,6 +105,9 @@ ResponseFacts ReadStream(const Exchange& exchange, Api api, Framing framing,
     DecodeBody(exchange.response, last_ns, options.max_decoded_bytes, problem,
                [&](std::string_view bytes, std::uint64_t ns) { parser.Feed(bytes, ns); });
     parser.Finish(last_ns);
+    losses.oversized_lines = parser.stats().oversized_lines;
+    losses.truncated_events = parser.stats().truncated_events;
+    losses.unterminated_events = parser.stats().discarded_events;
     for (const protocols::sse::Event& event : parser.TakeEvents()) {
       const std::uint64_t before = stream.content_chunks();
       stream.OnSseEvent(event.type, event.data);
@@ -114,6 +118,7 @@ ResponseFacts ReadStream(const Exchange& exchange, Api api, Framing framing,
     DecodeBody(exchange.response, last_ns, options.max_decoded_bytes, problem,
                [&](std::string_view bytes, std::uint64_t ns) { parser.Feed(bytes, ns); });
     parser.Finish(last_ns);
+    losses.oversized_lines = parser.stats().truncated_lines;
     for (const protocols::ndjson::Line& line : parser.TakeLines()) {
       const std::uint64_t before = stream.content_chunks();
       stream.OnJsonLine(line.text);
@@ -181,8 +186,8 @@ CallRecord ReadCall(const CallShape& shape, const Exchange& exchange,
     } else {
       record.streamed = true;
       std::vector<std::uint64_t> chunk_ends;
-      record.response =
-          ReadStream(exchange, shape.api, framing, options, record.body_problem, chunk_ends);
+      record.response = ReadStream(exchange, shape.api, framing, options, record.body_problem,
+                                   chunk_ends, record.stream_losses);
       if (exchange.response.first_body_ns != 0) {
         record.time_to_first_chunk_seconds =
             Seconds(exchange.request.start_ns, exchange.response.first_body_ns);

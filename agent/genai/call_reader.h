@@ -39,6 +39,13 @@ struct CallRecord {
   // Why the body could not be read in full, if it could not ("truncated",
   // "unsupported_encoding", "decode_error", "capped"); empty when it was.
   std::string body_problem;
+  // What the event-stream framing lost of a streamed response (its parsers'
+  // limits are 1 MiB a line and an SSE event's data).
+  struct StreamLosses {
+    std::uint64_t oversized_lines = 0;      // SSE: discarded; NDJSON: kept in part
+    std::uint64_t truncated_events = 0;     // SSE events whose data was cut
+    std::uint64_t unterminated_events = 0;  // SSE: the stream ended inside one
+  } stream_losses;
 };
 
 // Recognises an LLM call by its request; nullopt when the exchange is not one.

@@ -85,14 +85,20 @@ std::string GenAiObserver::ModelLabel(const std::string& model) {
   return model;
 }
 
+void GenAiObserver::Dropped(const char* stage, const std::string& reason,
+                            std::uint64_t count) const {
+  if (count > 0 && options_.on_dropped) options_.on_dropped(stage, reason, count);
+}
+
 bool GenAiObserver::Observe(const protocols::http1::Exchange& exchange, const CallContext& context,
                             telemetry::Span* span) {
   const std::optional<genai::CallShape> shape = genai::RecogniseCall(exchange, options_.gateways);
   if (!shape) return false;
   const genai::CallRecord call = genai::ReadCall(*shape, exchange, options_.reader);
-  if (!call.body_problem.empty() && options_.on_body_problem) {
-    options_.on_body_problem(call.body_problem);
-  }
+  if (!call.body_problem.empty()) Dropped("genai_body", call.body_problem, 1);
+  Dropped("genai_stream", "oversized_line", call.stream_losses.oversized_lines);
+  Dropped("genai_stream", "truncated_event", call.stream_losses.truncated_events);
+  Dropped("genai_stream", "unterminated_event", call.stream_losses.unterminated_events);
   std::optional<double> cost;
   const std::string& priced_model =
       call.response.model.empty() ? call.request.model : call.response.model;
@@ -105,10 +111,15 @@ bool GenAiObserver::Observe(const protocols::http1::Exchange& exchange, const Ca
 
 void GenAiObserver::Record(const genai::CallRecord& call, const CallContext& context,
                            const std::optional<double>& cost) {
+  std::string request_model = ModelLabel(call.request.model);
+  std::string response_model = ModelLabel(call.response.model);
+  if (request_model != call.request.model || response_model != call.response.model) {
+    Dropped("genai", "model_over_cap", 1);
+  }
   std::vector<std::string> labels = {call.shape.operation,
                                      call.shape.provider,
-                                     ModelLabel(call.request.model),
-                                     ModelLabel(call.response.model),
+                                     std::move(request_model),
+                                     std::move(response_model),
                                      context.server_address,
                                      context.service_name,
                                      context.executable_name};

@@ -26,9 +26,13 @@ class GenAiObserver : public ClientCallObserver {
     genai::Gateways gateways;
     genai::ReaderOptions reader;
     std::size_t content_max_bytes = 8192;  // per content attribute, when captured
-    // A body read only in part (CallRecord::body_problem): its usage or
-    // finish may be missing from the call's telemetry.
-    std::function<void(const std::string& problem)> on_body_problem;
+    // What a call lost, as infrared_dropped_total's stage and reason:
+    // genai_body/<CallRecord::body_problem> (a body read only in part: its usage
+    // or finish may be missing), genai_stream/oversized_line, truncated_event
+    // and unterminated_event (CallRecord::stream_losses, `count` of each), and
+    // genai/model_over_cap (a call whose model is labelled "_other").
+    std::function<void(const char* stage, const std::string& reason, std::uint64_t count)>
+        on_dropped;
   };
 
   GenAiObserver(telemetry::MetricRegistry& registry, genai::PriceTable prices, Options options);
@@ -45,6 +49,7 @@ class GenAiObserver : public ClientCallObserver {
 
  private:
   std::string ModelLabel(const std::string& model);
+  void Dropped(const char* stage, const std::string& reason, std::uint64_t count) const;
   void Record(const genai::CallRecord& call, const CallContext& context,
               const std::optional<double>& cost);
   void Annotate(const genai::CallRecord& call, const std::optional<double>& cost,

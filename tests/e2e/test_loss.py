@@ -3,7 +3,9 @@
 their events, and every failure is counted: events received plus
 infrared_dropped_total{stage="kernel",reason="ringbuf_full"} account for at
 least the 600 fork/exec/exit events those processes made. The table recovers:
-no entry of a dead process stays behind after the /proc rescans."""
+no entry of a dead process stays behind after the /proc rescans. The log says so:
+one warning names kernel/ringbuf_full, and a second burst of drops within the
+minute adds no second warning (one a minute at most)."""
 import os
 import shutil
 import signal
@@ -34,12 +36,7 @@ def main():
         true = os.path.join(directory, "infrared-loss-true")
         shutil.copy("/bin/true", true)
         before = running.samples()
-        running.process.send_signal(signal.SIGSTOP)
-        try:
-            for _ in range(RUNS):
-                subprocess.run([true], check=True)
-        finally:
-            running.process.send_signal(signal.SIGCONT)
+        burst(running, true)
 
         def accounted():
             samples = running.samples()
@@ -67,7 +64,42 @@ def main():
         # A process whose fork or exec got through but whose exit did not is
         # found gone by two rescans (1 s apart) and reported once more.
         wait_until(lambda: not leftovers(), 10, "entries of dead processes to be repaired")
+        check_warnings(running, true, dropped)
     print("1 passed, 0 failed")
+
+
+def burst(running, true):
+    """RUNS processes while the agent is stopped."""
+    running.process.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(RUNS):
+            subprocess.run([true], check=True)
+    finally:
+        running.process.send_signal(signal.SIGCONT)
+
+
+def check_warnings(running, true, dropped):
+    """One drop warning, naming kernel/ringbuf_full with at most what was counted;
+    none more for a second burst within the minute."""
+    def warnings():
+        return [e for e in running.log_entries()
+                if e.get("msg") == "data was dropped; see infrared_dropped_total"]
+    wait_until(warnings, 5, "a warning in the log that data was dropped")
+    first = warnings()[0]
+    named = dict(part.split("=") for part in first.get("by_stage_reason", "").split())
+    if float(named.get("kernel/ringbuf_full", 0)) <= 0:
+        fail(f"the drop warning does not name kernel/ringbuf_full: {first}")
+    if float(named["kernel/ringbuf_full"]) > dropped:
+        fail(f"the warning names {named['kernel/ringbuf_full']} drops, more than the "
+             f"{dropped:.0f} counted: {first}")
+    before = ringbuf_drops(running.samples())
+    burst(running, true)
+    wait_until(lambda: ringbuf_drops(running.samples()) > before, 10, "the second burst's drops")
+    time.sleep(3)  # three upkeeps (one a second): each would have logged a second line
+    if len(warnings()) != 1:
+        fail(f"{len(warnings())} drop warnings within a minute, not one: {warnings()}")
+    print(f"one drop warning ({first['by_stage_reason']}), none for the second burst's "
+          f"{ringbuf_drops(running.samples()) - before:.0f} drops")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,44 @@ TEST(CallReaderTest, StreamedChatWithUsageChunkAndTiming) {
   EXPECT_EQ(call.body_problem, "");
 }
 
+// What the stream framing lost is said: a line over 1 MiB (the SSE parser
+// discards it, and the event it was in is cut), and an event the stream ended in.
+TEST(CallReaderTest, StreamLossesAreSaid) {
+  Exchange exchange = Call("/v1/chat/completions", R"({"model":"gpt-4o","stream":true})", 200,
+                           {{"Content-Type", "text/event-stream"}});
+  const std::string head = R"(data: {"id":"c1","model":"gpt-4o","choices":[)";
+  Arrive(exchange,
+         {{head + R"({"delta":{"content":"a"}}]})" "\n\n", 1100 * kMs},
+          {"data: " + std::string((1 << 20) + 1, 'x') + "\n\n", 1200 * kMs},
+          {head + R"({"delta":{"content":"b"}}]})" "\n\n", 1300 * kMs},
+          {head + R"({"delta":{"content":"c"}}]})", 1400 * kMs}});
+  const CallRecord call = ReadCall(*RecogniseCall(exchange, {}), exchange, {});
+  EXPECT_EQ(call.stream_losses.oversized_lines, 1u);
+  EXPECT_EQ(call.stream_losses.truncated_events, 1u);
+  EXPECT_EQ(call.stream_losses.unterminated_events, 1u);
+
+  // A whole stream loses nothing.
+  Exchange whole = Call("/v1/chat/completions", R"({"model":"gpt-4o","stream":true})", 200,
+                        {{"Content-Type", "text/event-stream"}});
+  Arrive(whole, {{head + R"({"delta":{"content":"a"}}]})" "\n\ndata: [DONE]\n\n", 1100 * kMs}});
+  const CallRecord clean = ReadCall(*RecogniseCall(whole, {}), whole, {});
+  EXPECT_EQ(clean.stream_losses.oversized_lines, 0u);
+  EXPECT_EQ(clean.stream_losses.truncated_events, 0u);
+  EXPECT_EQ(clean.stream_losses.unterminated_events, 0u);
+
+  // NDJSON keeps an oversized line's first 1 MiB: said as oversized too.
+  Exchange ollama = Call("/api/chat", R"({"model":"llama3.2"})", 200,
+                         {{"Content-Type", "application/x-ndjson"}});
+  ollama.request.headers = {{"Host", "127.0.0.1:11434"}};
+  Arrive(ollama, {{"{\"model\":\"llama3.2\",\"x\":\"" + std::string(1 << 20, 'x') + "\"}\n",
+                   1200 * kMs},
+                  {R"({"model":"llama3.2","done":true,"eval_count":2})" "\n", 1300 * kMs}});
+  const CallRecord ndjson = ReadCall(*RecogniseCall(ollama, {}), ollama, {});
+  EXPECT_TRUE(ndjson.streamed);
+  EXPECT_EQ(ndjson.stream_losses.oversized_lines, 1u);
+  EXPECT_EQ(ndjson.stream_losses.unterminated_events, 0u);
+}
+
 TEST(CallReaderTest, GzippedJsonResponse) {
   Exchange exchange = Call("/v1/chat/completions", R"({"model":"gpt-4o","messages":[]})", 200,
                            {{"Content-Type", "application/json"}, {"Content-Encoding", "gzip"}});

@@ -166,13 +166,47 @@ TEST_F(GenAiObserverTest, ModelLabelsAreBounded) {
   EXPECT_EQ(other, 10u);
 }
 
+// Each loss as "stage/reason", `count` times.
+GenAiObserver::Options Counting(std::vector<std::string>& drops) {
+  GenAiObserver::Options options;
+  options.on_dropped = [&drops](const char* stage, const std::string& reason,
+                                std::uint64_t count) {
+    for (std::uint64_t i = 0; i < count; ++i) drops.push_back(std::string(stage) + "/" + reason);
+  };
+  return options;
+}
+
+TEST(GenAiObserverDropTest, ModelsFoldedIntoOtherAreCounted) {
+  telemetry::MetricRegistry registry;
+  std::vector<std::string> drops;
+  GenAiObserver observer(registry, Prices(), Counting(drops));
+  for (std::size_t i = 0; i < GenAiObserver::kMaxModels + 3; ++i) {
+    observer.Observe(AnthropicCall("m" + std::to_string(i), 500, "{}"), {"a", "s", "e", 0.1, {}},
+                     nullptr);
+  }
+  EXPECT_EQ(drops, std::vector<std::string>(3, "genai/model_over_cap"));
+}
+
+TEST(GenAiObserverDropTest, StreamLossesAreCounted) {
+  telemetry::MetricRegistry registry;
+  std::vector<std::string> drops;
+  GenAiObserver observer(registry, Prices(), Counting(drops));
+  Exchange stream = AnthropicCall("claude-priced-1", 200, "");
+  stream.request.body = R"({"model":"claude-priced-1","stream":true,"messages":[]})";
+  stream.response.headers = {{"Content-Type", "text/event-stream"}};
+  stream.response.body = "event: message_start\ndata: " + std::string((1 << 20) + 1, 'x') +
+                         "\n\nevent: content_block_delta\ndata: {";
+  stream.response.body_size = stream.response.body.size();
+  ASSERT_TRUE(observer.Observe(stream, {"a", "s", "e", 0.1, {}}, nullptr));
+  EXPECT_EQ(drops, (std::vector<std::string>{"genai_stream/oversized_line",
+                                             "genai_stream/truncated_event",
+                                             "genai_stream/unterminated_event"}));
+}
+
 TEST(GenAiObserverBodyTest, BodiesReadInPartAreReported) {
   telemetry::MetricRegistry registry;
   std::vector<std::string> problems;
-  GenAiObserver::Options options;
-  options.on_body_problem = [&problems](const std::string& problem) {
-    problems.push_back(problem);
-  };
+  GenAiObserver::Options options = Counting(problems);
   GenAiObserver observer(registry, Prices(), options);
   Exchange whole = AnthropicCall("claude-priced-1", 200, kAnswer);
   Exchange stacked = whole;
@@ -183,7 +217,8 @@ TEST(GenAiObserverBodyTest, BodiesReadInPartAreReported) {
   for (const Exchange* exchange : {&whole, &stacked, &cut}) {
     ASSERT_TRUE(observer.Observe(*exchange, {"a", "s", "e", 0.1, {}}, nullptr));
   }
-  EXPECT_EQ(problems, (std::vector<std::string>{"unsupported_encoding", "truncated"}));
+  EXPECT_EQ(problems,
+            (std::vector<std::string>{"genai_body/unsupported_encoding", "genai_body/truncated"}));
 }
 
 TEST(GenAiObserverContentTest, ContentOnlyWhenAskedAndCut) {
