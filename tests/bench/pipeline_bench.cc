@@ -1,4 +1,4 @@
-// The userspace pipeline alone (issue 9): a recorded capture of socket ring-buffer
+// The userspace pipeline alone (issue 9): a capture of socket ring-buffer
 // records replayed through decoding, the connection tracker and its HTTP/1 parsers,
 // the HTTP observer and the GenAI observer (SSE parsing of streamed LLM responses),
 // wired as agent/core/http_capture.cc wires them, without BPF. One iteration is one

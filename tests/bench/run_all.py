@@ -10,7 +10,8 @@ measurement. Needs root, nginx, wrk, bpftrace, gcc, node with tests/peers'
 modules (npm ci), python3-httpx and a built agent.
 
 The userspace pipeline row comes from infrared_pipeline_bench (Google Benchmark,
-a recorded capture replayed without BPF): $INFRARED_PIPELINE_BENCH, else
+a capture of socket records replayed without BPF: by default the one
+infrared_make_capture generates, tests/bench/data/http_mix.ircap): $INFRARED_PIPELINE_BENCH, else
 tests/bench/infrared_pipeline_bench in $INFRARED_BUILD_DIR (default build/)."""
 import json
 import os
@@ -92,7 +93,7 @@ def main():
     rows.append(("", "agent VmHWM", grab(out, r"^VmHWM: (\d+ kB)"), "<= 64 MB (at 1k req/s)"))
     medians, error_pipeline = pipeline_bench()
     medians = medians or {}
-    rows.append(("userspace pipeline, recorded capture", "events/s/core",
+    rows.append(("userspace pipeline, capture replayed", "events/s/core",
                  f"{medians['pipeline']:,.0f}" if "pipeline" in medians else "?", ">= 1,000,000"))
     rows.append(("", "events/s/core, spans built",
                  f"{medians['pipeline+spans']:,.0f}" if "pipeline+spans" in medians else "?", ""))
