@@ -107,7 +107,12 @@ ResponseFacts ReadStream(const Exchange& exchange, Api api, Framing framing,
     parser.Finish(last_ns);
     losses.oversized_lines = parser.stats().oversized_lines;
     losses.truncated_events = parser.stats().truncated_events;
-    losses.unterminated_events = parser.stats().discarded_events;
+    // An event the stream ended inside is lost to the standard's rule only when
+    // the whole body was read: a cut body or stream is said otherwise
+    // (genai_body, error.type stream_incomplete).
+    if (problem.empty() && !exchange.response.incomplete) {
+      losses.unterminated_events = parser.stats().discarded_events;
+    }
     for (const protocols::sse::Event& event : parser.TakeEvents()) {
       const std::uint64_t before = stream.content_chunks();
       stream.OnSseEvent(event.type, event.data);

@@ -44,7 +44,9 @@ struct CallRecord {
   struct StreamLosses {
     std::uint64_t oversized_lines = 0;      // SSE: discarded; NDJSON: kept in part
     std::uint64_t truncated_events = 0;     // SSE events whose data was cut
-    std::uint64_t unterminated_events = 0;  // SSE: the stream ended inside one
+    // SSE: the whole stream was read and ended inside one (the standard drops
+    // it); not counted for a body cut short, which is said otherwise.
+    std::uint64_t unterminated_events = 0;
   } stream_losses;
 };
 

@@ -203,8 +203,9 @@ void MessageParser::Stop() {
   phase_ = Phase::kStopped;
 }
 
-// Bytes before a start line is confirmed go one at a time through the matcher;
-// this is the only per-byte path, and it sees only start lines and garbage.
+// Bytes before a start line is confirmed go through the matcher: a run of bytes
+// that cannot begin one is skipped at once, the rest go one at a time (the only
+// per-byte path, and it sees only start lines and garbage).
 std::size_t MessageParser::StepCandidate(std::string_view data, std::uint64_t ts) {
   std::size_t i = 0;
   while (i < data.size() && !confirmed_) {

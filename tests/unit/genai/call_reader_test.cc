@@ -105,6 +105,14 @@ TEST(CallReaderTest, StreamLossesAreSaid) {
   EXPECT_EQ(call.stream_losses.truncated_events, 1u);
   EXPECT_EQ(call.stream_losses.unterminated_events, 1u);
 
+  // Cut short, the stream's last event is the cut's loss, not the standard's.
+  Exchange cut = exchange;
+  cut.response.incomplete = true;
+  EXPECT_EQ(ReadCall(*RecogniseCall(cut, {}), cut, {}).stream_losses.unterminated_events, 0u);
+  cut = exchange;
+  cut.response.body_truncated = true;
+  EXPECT_EQ(ReadCall(*RecogniseCall(cut, {}), cut, {}).stream_losses.unterminated_events, 0u);
+
   // A whole stream loses nothing.
   Exchange whole = Call("/v1/chat/completions", R"({"model":"gpt-4o","stream":true})", 200,
                         {{"Content-Type", "text/event-stream"}});
