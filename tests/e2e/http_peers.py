@@ -53,8 +53,9 @@ def wait_for_port(port, timeout=10):
 
 
 class Nginx:
-    def __init__(self, directory):
+    def __init__(self, directory, binary=None):
         self.directory = directory
+        self.binary = binary  # another name for nginx (a symlink), or None for nginx's own
         self.port = free_port()
         # Every agent sees every nginx on the host: tests tell theirs by name.
         self.service_name = f"nginx-e2e-{self.port}"
@@ -76,8 +77,8 @@ class Nginx:
         os.chmod(path, 0o644)
 
     def __enter__(self):
-        binary = agent.require_program("nginx") if os.path.exists("/usr/sbin/nginx") is False \
-            else "/usr/sbin/nginx"
+        binary = self.binary or (agent.require_program("nginx")
+                                 if not os.path.exists("/usr/sbin/nginx") else "/usr/sbin/nginx")
         self.process = subprocess.Popen([binary, "-p", self.directory, "-c", self.conf],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         env=dict(os.environ, OTEL_SERVICE_NAME=self.service_name))

@@ -23,6 +23,10 @@ from agent import Agent, fail, wait_until
 from http_peers import Nginx, histogram_counts, read_spans, span_seconds
 
 CLIENT = os.path.join(agent.HERE, "http_client.py")
+# The programs run under names of their own (symlinks), and only they are captured:
+# ctest runs tests side by side, and the drops counted here must be this test's.
+NAMES = {"nginx": "ir-http-nginx", "python3": "ir-http-python", "curl": "ir-http-curl"}
+PROGRAMS = {}  # name -> the symlink's path, made by main()
 SERVICE = "infrared-e2e-client"
 # Timestamps are taken at syscall exits, inside the window the client measures;
 # this slack covers reading clocks at slightly different moments.
@@ -31,7 +35,7 @@ SLACK_SECONDS = 0.0005
 
 def run_client(plan):
     env = dict(os.environ, OTEL_SERVICE_NAME=SERVICE)
-    result = subprocess.run(["/usr/bin/python3", CLIENT], input=json.dumps(plan), env=env,
+    result = subprocess.run([PROGRAMS["python3"], CLIENT], input=json.dumps(plan), env=env,
                             capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         fail(f"the HTTP client failed: {result.stderr}")
@@ -140,7 +144,7 @@ def acceptance_big_response(running, nginx, spans_path):
     rss = []
     for attempt in range(3):
         trace = os.urandom(16).hex()
-        subprocess.run(["curl", "-sf", "-o", "/dev/null", "-H",
+        subprocess.run([PROGRAMS["curl"], "-sf", "-o", "/dev/null", "-H",
                         f"traceparent: 00-{trace}-{os.urandom(8).hex()}-01",
                         f"http://127.0.0.1:{nginx.port}/big.bin"], check=True)
         spans = wait_until(lambda: (lambda f: f if len(f) == 2 else None)(
@@ -163,8 +167,15 @@ def main():
     agent.require_program("nginx") if not os.path.exists("/usr/sbin/nginx") else None
     with tempfile.TemporaryDirectory() as directory:
         spans_path = os.path.join(directory, "spans.jsonl")
-        with Agent("--spans.output", spans_path) as running, \
-                Nginx(os.path.join(directory, "nginx")) as nginx:
+        os.makedirs(os.path.join(directory, "bin"))
+        for program, name in NAMES.items():
+            PROGRAMS[program] = os.path.join(directory, "bin", name)
+            target = {"python3": "/usr/bin/python3", "nginx": "/usr/sbin/nginx"}.get(program) \
+                or agent.require_program(program)
+            os.symlink(target, PROGRAMS[program])
+        with Agent("--spans.output", spans_path,
+                   "--capture.executables", ",".join(NAMES.values())) as running, \
+                Nginx(os.path.join(directory, "nginx"), PROGRAMS["nginx"]) as nginx:
             acceptance_counts(running, nginx, spans_path)
             acceptance_pipelining(running, nginx, spans_path)
             acceptance_big_response(running, nginx, spans_path)
