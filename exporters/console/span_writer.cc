@@ -53,8 +53,10 @@ void AppendJsonString(std::string& out, std::string_view raw) {
   out += '"';
 }
 
-// Shortest text that reads back as the same double; JSON has no NaN or
-// infinities, so those are strings, as in the protobuf JSON mapping.
+// Shortest text that reads back as the same double, with a fraction or an
+// exponent so that a reader sees a double, not an integer (a cost of 0 is 0.0);
+// JSON has no NaN or infinities, so those are strings, as in the protobuf JSON
+// mapping.
 void AppendDouble(std::string& out, double value) {
   if (std::isnan(value)) {
     out += "\"NaN\"";
@@ -63,7 +65,9 @@ void AppendDouble(std::string& out, double value) {
   } else {
     char buffer[32];
     const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-    out.append(buffer, result.ptr);
+    const std::string_view text(buffer, result.ptr - buffer);
+    out += text;
+    if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
   }
 }
 

@@ -158,9 +158,13 @@ TEST(SpanWriterTest, NumbersAndBooleans) {
                             {"big", 1e300},
                             {"tiny", 5e-324},
                             {"whole", 3.0},
+                            {"zero", 0.0},
+                            {"minus_zero", -0.0},
+                            {"huge_whole", 1e21},
                             {"f", false}}),
             R"({"neg":-9223372036854775808,"max":9223372036854775807,"half":0.5,)"
-            R"("big":1e+300,"tiny":5e-324,"whole":3,"f":false})");
+            R"("big":1e+300,"tiny":5e-324,"whole":3.0,"zero":0.0,"minus_zero":-0.0,)"
+            R"("huge_whole":1e+21,"f":false})");
   EXPECT_EQ(AttributesJson({{"nan", std::numeric_limits<double>::quiet_NaN()},
                             {"inf", std::numeric_limits<double>::infinity()},
                             {"-inf", -std::numeric_limits<double>::infinity()}}),
