@@ -326,6 +326,10 @@ def run_stream(running, peers, port, memory):
               "gen_ai_request_model": "gpt-4o-mini", "error_type": "stream_incomplete"}
     wait_until(lambda: sum_of(running.samples(), GENAI_CALLS,
                               **labels) == 1, 10, "the cut stream's GenAI call")
+    # The server's end is reported once the server notices the hang-up and closes,
+    # which may be after the client's call was.
+    wait_until(lambda: server_counts(running.samples(), peers.server)
+               .get("/v1/chat/completions"), 10, "the stream's server-side series")
     samples = running.samples()
     calls = sum_of(samples, GENAI_CALLS,
                    service_name=peers.client("sse"))
