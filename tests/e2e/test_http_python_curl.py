@@ -10,7 +10,8 @@ import agent
 from agent import Agent, fail, wait_until
 from http_peers import PythonHttpServer, histogram_counts, read_spans
 
-SERVER_SERVICE = "infrared-e2e-httpserver"
+# Of this run alone: a sanitized copy of this test may run alongside it.
+SERVER_SERVICE = f"infrared-e2e-httpserver-{os.getpid()}"
 
 
 def main():
