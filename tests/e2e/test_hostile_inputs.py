@@ -1,7 +1,8 @@
 """Issue 9, hostile inputs: the agent stays up, stays small, reports nothing bogus,
 counts what it skips, and still reports the next well-formed request exactly.
 
-The agent captures python3 only. A Python server (hostile_peers.HOSTILE_SERVER, a
+The agent captures the peers alone (python under a name of this run, a symlink
+irh-<pid>). A Python server (hostile_peers.HOSTILE_SERVER, a
 service name of its own) and one Python client per case (a service name each)
 exchange, on 127.0.0.1, each exchange on a connection of its own:
 
@@ -48,8 +49,7 @@ connection: server and client series must then be exactly what was sent, per rou
 and per (method, status), and still be so at the end. No series of these services
 may carry method _OTHER, a route no client asked for, or a label over 256 bytes;
 the agent must forget every closed connection (infrared_tracked_connections) and
-log nothing from its HTTP capture. Other tests may run python3 processes meanwhile,
-which this agent captures too: its own counters (infrared_*) are checked as lower
+log nothing from its HTTP capture. Its own counters (infrared_*) are checked as lower
 bounds, the HTTP series by service name, exactly.
 
 Memory: the agent's VmRSS and RssAnon (its heap) are sampled every 100 ms. At ready
@@ -73,6 +73,7 @@ genai.max_body_bytes at 64 MiB it grows 65 MiB).
 import time
 
 import agent
+import hostile_peers
 from agent import Agent, fail, memory_bound, wait_until
 from agent_memory import MemorySampler, rss_mib
 from hostile_peers import Namespace, Peers, finish_client
@@ -81,10 +82,10 @@ STREAM_SECONDS = 20
 HEAP_BOUND_MIB = 48
 RSS_BOUND_MIB = 56
 LATE_GROWTH_MIB = 4
-# Connections other tests' python3 processes may hold open when this one checks
-# that the agent forgot all of its own (both ends of 23 connections, before long
-# and scan).
-OTHERS_CONNECTIONS = 5
+# Connections other processes may hold open when this one checks that the agent
+# forgot all of its own (both ends of 23 connections, before long and scan): none,
+# the agent captures this run's peers alone.
+OTHERS_CONNECTIONS = 0
 LABEL_MAX_BYTES = 256
 MIB = 1 << 20
 GENAI_CALLS = "gen_ai_client_operation_duration_seconds_count"
@@ -121,8 +122,7 @@ EXPECTED = {
 STATUSES = {"a": [431], "long": [200], "b": [200, 431], "c": [200] * 4,
             "d": [400, 400, 413, 200, 200], "e": [400, 200], "model": [200],
             "scan": [200] * SCAN_PATHS}
-# Lower bounds on the parser-skipped bytes each case adds (other python3 processes
-# can only add to them):
+# Lower bounds on the parser-skipped bytes each case adds:
 #   a  the whole 1 MiB head on the server's end (it reads 16 KiB at a time, so its
 #      end is copied whole, and the head is over the 64 KiB limit), and the 16 KiB
 #      the kernel copied of the client's one write, a head with a hole
@@ -425,7 +425,7 @@ def main():
     agent.require_program("ip")
     peers = Peers()
     started = time.monotonic()
-    with Agent("--capture.executables", "python3") as running, \
+    with Agent("--capture.executables", hostile_peers.PYTHON_NAME) as running, \
             MemorySampler(running.process.pid) as memory:
         ready = rss_mib(running.process.pid)
         tracked_at_start = self_figures(running.samples())["tracked"]
