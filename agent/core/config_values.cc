@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "agent/core/listen_address.h"
+#include "agent/core/text.h"
 
 namespace infrared::core {
 namespace {
@@ -142,8 +143,9 @@ bool IsLabelPair(std::string_view text) {
 bool IsNonEmpty(std::string_view text) { return !text.empty(); }
 
 bool IsKubeApi(std::string_view text) {
-  return text == "auto" || text == "off" || text.starts_with("http://") ||
-         text.starts_with("https://");
+  return text == "auto" || text == "off" || IsHttpUrl(text);
 }
+
+bool IsOptionalHttpUrl(std::string_view text) { return text.empty() || IsHttpUrl(text); }
 
 }  // namespace infrared::core

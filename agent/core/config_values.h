@@ -57,7 +57,10 @@ bool IsRegex(std::string_view text);
 bool IsLabelPair(std::string_view text);
 // Anything non-empty (container names, id prefixes, namespaces).
 bool IsNonEmpty(std::string_view text);
-// k8s.api: "auto", "off", or an http:// or https:// URL.
+// k8s.api: "auto", "off", or an http:// or https:// URL naming a host (IsHttpUrl).
 bool IsKubeApi(std::string_view text);
+// otlp.endpoint and otlp.traces_endpoint: empty, or an http:// or https:// URL
+// naming a host.
+bool IsOptionalHttpUrl(std::string_view text);
 
 }  // namespace infrared::core

@@ -1,5 +1,8 @@
 #include "agent/core/text.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace infrared::core {
 namespace {
 
@@ -37,6 +40,25 @@ std::optional<std::string> PercentDecode(std::string_view text) {
     i += 2;
   }
   return out;
+}
+
+bool IsHttpUrl(std::string_view text) {
+  std::size_t scheme = 0;
+  for (std::string_view prefix : {"http://", "https://"}) {
+    if (text.size() > prefix.size() &&
+        std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
+          return a == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      scheme = prefix.size();
+    }
+  }
+  if (scheme == 0) return false;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  const std::string_view authority = text.substr(scheme, text.find_first_of("/?#", scheme) - scheme);
+  return !authority.empty() && authority.front() != ':';
 }
 
 }  // namespace infrared::core

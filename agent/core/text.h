@@ -13,4 +13,9 @@ std::string_view Trim(std::string_view text);
 // are encoded); nullopt on a malformed escape. '+' is kept, as base64 holds it.
 std::optional<std::string> PercentDecode(std::string_view text);
 
+// An http:// or https:// URL (the scheme in any case) naming a host: what
+// follows the scheme up to the first '/', '?' or '#' is neither empty nor a
+// bare ":port", and nothing in it is a blank or a control character.
+bool IsHttpUrl(std::string_view text);
+
 }  // namespace infrared::core

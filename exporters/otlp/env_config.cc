@@ -34,15 +34,13 @@ std::optional<std::string_view> Lookup(const std::function<const char*(const cha
 
 bool ParseEndpoint(const std::string& name, std::string_view value, std::string& out,
                    std::string& error) {
-  const std::string lower = Lowercase(value);
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (lower.starts_with(scheme) && lower.size() > scheme.size()) {
-      out = std::string(value);
-      return true;
-    }
+  if (core::IsHttpUrl(value)) {
+    out = std::string(value);
+    return true;
   }
   error = name + " is " + Quoted(value) +
-          ", but it must be an http:// or https:// URL such as http://localhost:4318.";
+          ", but it must be an http:// or https:// URL naming a host, such as "
+          "http://localhost:4318.";
   return false;
 }
 

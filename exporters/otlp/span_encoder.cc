@@ -12,6 +12,8 @@
 #include <utility>
 #include <variant>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "agent/core/utf8.h"
 #include "opentelemetry/proto/common/v1/common.pb.h"
 #include "opentelemetry/proto/resource/v1/resource.pb.h"
@@ -238,6 +240,10 @@ bool ParsePartialSuccess(std::string_view body, std::int64_t& rejected, std::str
   message.clear();
   if (body.size() > static_cast<std::size_t>(INT_MAX)) return false;
   collector_v1::ExportTraceServiceResponse response;
+  // The body comes from the collector: a message that is not UTF-8 makes the
+  // parse fail, and the caller reports it; protobuf's own line on stderr,
+  // once per response, would only break the agent's log format.
+  const google::protobuf::LogSilencer quiet;
   if (!response.ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
   rejected = response.partial_success().rejected_spans();
   message = response.partial_success().error_message();

@@ -379,6 +379,20 @@ TEST(ConfigTest, ValuesAreValidated) {
       {"--spans.queue-size", "1048576", true},
       {"--spans.queue-size", "15", false},
       {"--spans.queue-size", "1048577", false},
+      {"--otlp.endpoint", "", true},
+      {"--otlp.endpoint", "http://tempo:4318", true},
+      {"--otlp.endpoint", "HTTPS://10.0.0.1", true},
+      {"--otlp.endpoint", "http://[::1]:4318/prefix", true},
+      {"--otlp.endpoint", "tempo:4318", false},
+      {"--otlp.endpoint", "http://", false},
+      {"--otlp.endpoint", "http:///v1", false},
+      {"--otlp.endpoint", "http://:4318", false},
+      {"--otlp.endpoint", "http://tempo :4318", false},
+      {"--otlp.traces-endpoint", "https://collector/v1/traces", true},
+      {"--otlp.traces-endpoint", "ftp://collector/v1/traces", false},
+      {"--otlp.traces-endpoint", "https://?x", false},
+      {"--k8s.api", "http://127.0.0.1:8001", true},
+      {"--k8s.api", "https://#", false},
   };
   for (const ValueRow& row : rows) {
     ParseResult result = Parse({row.flag + "=" + row.value});

@@ -184,10 +184,14 @@ TEST(EnvConfigTest, InvalidValuesAreOneSentenceNamingTheVariable) {
   const std::vector<Case> cases = {
       {"OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318",
        "OTEL_EXPORTER_OTLP_ENDPOINT is \"localhost:4318\", but it must be an http:// or https:// "
-       "URL such as http://localhost:4318."},
+       "URL naming a host, such as http://localhost:4318."},
       {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://",
        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is \"http://\", but it must be an http:// or https:// "
-       "URL such as http://localhost:4318."},
+       "URL naming a host, such as http://localhost:4318."},
+      // Found by otlp_env_fuzz: a base URL of slashes only made the traces URL http:/v1/traces.
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", "http:////",
+       "OTEL_EXPORTER_OTLP_ENDPOINT is \"http:////\", but it must be an http:// or https:// "
+       "URL naming a host, such as http://localhost:4318."},
       {"OTEL_EXPORTER_OTLP_TIMEOUT", "10s",
        "OTEL_EXPORTER_OTLP_TIMEOUT is \"10s\", but it must be a whole number of milliseconds "
        "from 1 to 3600000."},
