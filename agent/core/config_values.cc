@@ -142,9 +142,7 @@ bool IsLabelPair(std::string_view text) {
 
 bool IsNonEmpty(std::string_view text) { return !text.empty(); }
 
-bool IsKubeApi(std::string_view text) {
-  return text == "auto" || text == "off" || IsHttpUrl(text);
-}
+bool IsKubeApi(std::string_view text) { return text == "auto" || text == "off" || IsHttpUrl(text); }
 
 bool IsOptionalHttpUrl(std::string_view text) { return text.empty() || IsHttpUrl(text); }
 

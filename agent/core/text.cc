@@ -57,7 +57,8 @@ bool IsHttpUrl(std::string_view text) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f) return false;
   }
-  const std::string_view authority = text.substr(scheme, text.find_first_of("/?#", scheme) - scheme);
+  const std::string_view authority =
+      text.substr(scheme, text.find_first_of("/?#", scheme) - scheme);
   return !authority.empty() && authority.front() != ':';
 }
 

@@ -1,5 +1,7 @@
 #include "exporters/otlp/span_encoder.h"
 
+#include <google/protobuf/stubs/logging.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -11,8 +13,6 @@
 #include <unordered_map>
 #include <utility>
 #include <variant>
-
-#include <google/protobuf/stubs/logging.h>
 
 #include "agent/core/utf8.h"
 #include "opentelemetry/proto/common/v1/common.pb.h"

@@ -66,7 +66,7 @@ def main():
         wrk(nginx.port, 2, connections)  # warm up
         alone = wrk(nginx.port, seconds, connections)
         watched, agent_cpu, agent_peak = watched_run(nginx.port, seconds, connections)
-        unselected, unselected_cpu, _ = watched_run(nginx.port, seconds, connections,
+        unselected, unselected_cpu, unselected_peak = watched_run(nginx.port, seconds, connections,
                                                  "--capture.executables", "no-such-program")
         floor = hook_floor_run(nginx.port, seconds, connections)
         again = wrk(nginx.port, seconds, connections)
@@ -81,6 +81,7 @@ def main():
     print(f"ratio capture off/without: {unselected / baseline:.3f}")
     print(f"agent CPU with capture off: {unselected_cpu:.2f} s "
           f"({100 * unselected_cpu / seconds:.1f}% of one core)")
+    print(f"agent peak RSS with capture off: {unselected_peak:.1f} MiB")
     print(f"nginx+wrk requests/sec, syscall hook floor (no agent): {floor:.0f}")
     print(f"ratio hook floor/without: {floor / baseline:.3f}")
     print(f"ratio capture off/hook floor: {unselected / floor:.3f}")

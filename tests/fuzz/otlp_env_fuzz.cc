@@ -49,8 +49,9 @@ bool IsUrl(std::string_view url) {
   for (char c : url.substr(0, 8)) {
     lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  const std::size_t scheme =
-      lower.starts_with("http://") ? 7 : lower.starts_with("https://") ? 8 : 0;
+  const std::size_t scheme = lower.starts_with("http://")    ? 7
+                             : lower.starts_with("https://") ? 8
+                                                             : 0;
   return scheme > 0 && url.size() > scheme &&
          std::string_view("/?#:").find(url[scheme]) == std::string_view::npos;
 }

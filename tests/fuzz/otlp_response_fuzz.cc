@@ -9,6 +9,7 @@
 // number of seconds, and a response body that parses gives back the numbers
 // it was built from.
 #include <fuzzer/FuzzedDataProvider.h>
+#include <google/protobuf/stubs/logging.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,8 +21,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/stubs/logging.h>
 
 #include "exporters/otlp/batch_exporter.h"
 #include "exporters/otlp/curl_transport.h"
@@ -51,8 +50,8 @@ class FakeClock : public Clock {
 class FakeSleeper : public Sleeper {
  public:
   explicit FakeSleeper(FakeClock& clock) : clock_(clock) {}
-  bool WaitUntil(std::unique_lock<std::mutex>&, std::condition_variable&,
-                 Clock::TimePoint deadline, const std::function<bool()>& wake) override {
+  bool WaitUntil(std::unique_lock<std::mutex>&, std::condition_variable&, Clock::TimePoint deadline,
+                 const std::function<bool()>& wake) override {
     if (wake()) return true;
     Check(deadline != Clock::TimePoint::max());
     clock_.now = std::max(clock_.now, deadline);
