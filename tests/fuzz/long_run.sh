@@ -8,7 +8,8 @@
 #
 # Targets default to every one CMake built into $INFRARED_BUILD_DIR/fuzz
 # (default build/fuzz); the work corpora go to $INFRARED_FUZZ_WORK (default
-# /tmp/infrared-fuzz). At nice 19, so the machine stays usable. A work corpus
+# /tmp/infrared-fuzz). At nice 19, in a session of its own, so the machine
+# stays usable. A work corpus
 # that is empty starts from the one tests/fuzz/carry.sh kept in the repository
 # (tests/fuzz/carried/<target>.tar.xz), so runs on machines that do not last
 # continue one another.
@@ -39,13 +40,29 @@ for target in "${targets[@]}"; do
     tar -xJf "$carried" -C "$work/$target.corpus"
   fi
   start=$(date +%s)
-  ASAN_OPTIONS=detect_leaks=1 nice -n 19 "$binary" -runs="$runs" -rss_limit_mb=2048 \
+  # A session of its own, so that where the kernel groups tasks by session
+  # (autogroup) the fuzzer's nice 19 counts against other sessions too, not
+  # only within the shell's.
+  ASAN_OPTIONS=detect_leaks=1 setsid sh -c \
+    'echo 19 > /proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' sh \
+    "$binary" -runs="$runs" -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$work/crash.$target." \
-    "$work/$target.corpus" "$here/corpus/$corpus" > "$work/$target.log" 2>&1
+    "$work/$target.corpus" "$here/corpus/$corpus" > "$work/$target.log" 2>&1 &
+  fuzzer=$!
+  # Outside the terminal's session, the fuzzer hears no ^C of its own: it is
+  # passed on, and the target's line still printed before stopping.
+  trap 'kill -INT $fuzzer 2>/dev/null; interrupted=1' INT TERM
+  wait $fuzzer
   rc=$?
+  if [ -n "${interrupted:-}" ]; then
+    wait $fuzzer
+    rc=$?
+  fi
+  trap - INT TERM
   executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$target.log" | awk '{print $2}')
   rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$work/$target.log" | awk '{print $2}')
   echo "$target: ${executed:-?} executions in $(( $(date +%s) - start )) s, peak RSS ${rss:-?} MB, exit $rc"
   [ "$rc" -eq 0 ] || status=1
+  [ -z "${interrupted:-}" ] || exit 130
 done
 exit $status
