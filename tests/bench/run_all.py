@@ -12,12 +12,14 @@ modules (npm ci), python3-httpx and a built agent.
 The userspace pipeline row comes from infrared_pipeline_bench (Google Benchmark,
 a capture of socket records replayed without BPF: by default the one
 infrared_make_capture generates, tests/bench/data/http_mix.ircap): $INFRARED_PIPELINE_BENCH, else
-tests/bench/infrared_pipeline_bench in $INFRARED_BUILD_DIR (default build/)."""
+tests/bench/infrared_pipeline_bench in $INFRARED_BUILD_DIR (default build/). A second
+row replays a capture record_nginx.py records (5 s of nginx + wrk)."""
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -36,15 +38,17 @@ def grab(text, pattern):
     return match.group(1) if match else "?"
 
 
-def pipeline_bench():
+def pipeline_bench(capture=None):
     """Median events/s per core of the pipeline without and with spans, and bytes/s per
-    core of the parser's resync over bytes that are not HTTP, or (None, error)."""
+    core of the parser's resync over bytes that are not HTTP, or (None, error); from
+    `capture` if given, else the bench's default one."""
     binary = os.environ.get("INFRARED_PIPELINE_BENCH") or os.path.join(
         REPO, os.environ.get("INFRARED_BUILD_DIR", "build"), "tests", "bench", "infrared_pipeline_bench")
     if not os.path.exists(binary):
         return None, [f"{binary} does not exist: build the target infrared_pipeline_bench"]
     out, error = run([binary, "--benchmark_filter=^(pipeline(\\+spans)?|resync)$", "--benchmark_repetitions=5",
-                      "--benchmark_report_aggregates_only=true", "--benchmark_format=json"])
+                      "--benchmark_report_aggregates_only=true", "--benchmark_format=json"]
+                     + ([f"--capture={capture}"] if capture else []))
     if error:
         return None, error
     medians = {b["run_name"]: b.get("events", b.get("bytes_per_second"))
@@ -99,11 +103,22 @@ def main():
                  f"{medians['pipeline+spans']:,.0f}" if "pipeline+spans" in medians else "?", ""))
     rows.append(("HTTP parser resync, non-HTTP bytes", "MB/s/core",
                  f"{medians['resync'] / 1e6:,.0f}" if "resync" in medians else "?", ""))
+    with tempfile.TemporaryDirectory() as directory:
+        capture = os.path.join(directory, "nginx.ircap")
+        out, error_recorded = run([sys.executable, "record_nginx.py", capture, "5"])
+        recorded = {}
+        if not error_recorded:
+            recorded, error_recorded = pipeline_bench(capture)
+    recorded = recorded or {}
+    rows.append(("userspace pipeline, recorded nginx + wrk", "events/s/core",
+                 f"{recorded['pipeline']:,.0f}" if "pipeline" in recorded else "?", ">= 1,000,000"))
+    rows.append(("", "events/s/core, spans built",
+                 f"{recorded['pipeline+spans']:,.0f}" if "pipeline+spans" in recorded else "?", ""))
     width = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for row in [("benchmark", "figure", "value", "target")] + rows:
         print("  ".join(str(cell).ljust(width[i]) for i, cell in enumerate(row)).rstrip())
     failures = [e for e in (error, error_llm, error_steady, error_tls, error_proc, error_idle,
-                            error_pipeline) if e]
+                            error_pipeline, error_recorded) if e]
     for failure in failures:
         print(f"a benchmark failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
