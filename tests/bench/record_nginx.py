@@ -43,7 +43,8 @@ def main():
     print(f"nginx+wrk requests/sec while recording: {rate.group(1) if rate else '?'}")
     print(said.strip())
     if wrk.returncode != 0 or recording.returncode != 0 or not rate:
-        sys.exit(f"recording failed: wrk exited {wrk.returncode}, the recorder {recording.returncode}")
+        sys.exit(f"recording failed: wrk exited {wrk.returncode}, "
+                 f"the recorder {recording.returncode}")
 
 
 if __name__ == "__main__":
