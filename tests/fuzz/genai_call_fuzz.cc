@@ -16,6 +16,7 @@
 
 #include "agent/genai/call_reader.h"
 #include "agent/protocols/http1/stitcher.h"
+#include "tests/fuzz/traffic.h"
 
 namespace {
 
@@ -77,11 +78,7 @@ void CheckCall(const protocols::http1::Exchange& exchange, const genai::CallShap
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::size_t split = input.find("\nHTTP/1.");
-  const std::string_view request = input.substr(0, split);
-  const std::string_view response =
-      split == std::string_view::npos ? std::string_view() : input.substr(split + 1);
+  const auto [request, response] = fuzz::SplitTraffic(data, size);
 
   protocols::http1::ParserLimits limits;
   limits.follows_closely = [](std::string_view method, std::string_view) {
