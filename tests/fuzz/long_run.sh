@@ -9,10 +9,9 @@
 # Targets default to every one CMake built into $INFRARED_BUILD_DIR/fuzz
 # (default build/fuzz); the work corpora go to $INFRARED_FUZZ_WORK (default
 # /tmp/infrared-fuzz). At nice 19, in a session of its own, so the machine
-# stays usable. A work corpus
-# that is empty starts from the one tests/fuzz/carry.sh kept in the repository
-# (tests/fuzz/carried/<target>.tar.xz), so runs on machines that do not last
-# continue one another.
+# stays usable. A work corpus that is empty starts from the one
+# tests/fuzz/carry.sh kept in the repository (tests/fuzz/carried/<target>.tar.xz),
+# so runs on machines that do not last continue one another.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
