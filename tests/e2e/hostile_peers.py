@@ -258,8 +258,8 @@ print(json.dumps(result), flush=True)
 
 
 # The peers run python under a name of this run alone (a symlink), which the agent
-# captures: other tests' python3 processes, and a sanitized copy of this test that
-# ctest may run alongside, stay out of its counts, connections and memory.
+# captures: any other python3 process on the host stays out of its counts,
+# connections and memory.
 PYTHON_NAME = f"irh-{os.getpid()}"
 _BIN = tempfile.mkdtemp(prefix="infrared-hostile-")
 os.chmod(_BIN, 0o755)  # reached from the peers' network namespace, as root

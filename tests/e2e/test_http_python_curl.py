@@ -10,7 +10,7 @@ import agent
 from agent import Agent, fail, wait_until
 from http_peers import PythonHttpServer, histogram_counts, read_spans
 
-# Of this run alone: a sanitized copy of this test may run alongside it.
+# Of this run alone, so that the series it names can only be this server's.
 SERVER_SERVICE = f"infrared-e2e-httpserver-{os.getpid()}"
 
 

@@ -33,9 +33,9 @@ def main():
     with tempfile.TemporaryDirectory() as directory, \
             Agent("--process.events-buffer-bytes", "4096",
                   "--process.rescan-interval-seconds", "1",
-                  # Process events alone: other tests' traffic, which ctest runs
-                  # alongside, must not bring drops of other stages (and their
-                  # warning) into the minute the warning check watches.
+                  # Process events alone: other traffic on the host must not bring
+                  # drops of other stages (and their warning) into the minute the
+                  # warning check watches.
                   "--http.enabled", "false", "--tcp.enabled", "false") as running:
         true = os.path.join(directory, "infrared-loss-true")
         shutil.copy("/bin/true", true)

@@ -27,8 +27,8 @@ def main():
                 "--spans.output", spans_path, "--select.llm-only", "true",
                 "--select.executables", "python3*", "--exclude.command-lines",
                 "ignore-me$") as running:
-            # A service name of its own, so that its GenAI series are told from other
-            # tests' python3 LLM callers.
+            # A service name of its own, so that its GenAI series are told from any other
+            # python3 LLM caller on the host.
             caller = start_waiting_client(clients, server.port, REQUESTS, llm_port=llm.port,
                                           prefix=("env", f"OTEL_SERVICE_NAME=selection-llm-"
                                                          f"{os.getpid()}"))
@@ -77,10 +77,9 @@ def main():
             if curl_series:
                 fail(f"curl is not python3* but is reported: {curl_series[:2]}")
             print("the plain client, the excluded command line and curl: no series, no spans")
-            # At least the caller (other tests' python3 LLM callers count too).
-            if not (v := [v for n, l, v in samples if n == "infrared_reported_processes"]) \
-                    or v[0] < 1:
-                fail(f"infrared_reported_processes is {v}, wanted at least 1")
+            # The caller alone (e2e tests run one at a time: no other test's callers).
+            if (v := [v for n, l, v in samples if n == "infrared_reported_processes"]) != [1.0]:
+                fail(f"infrared_reported_processes is {v}, wanted [1]")
     for client in clients:
         client.kill()
         client.wait()

@@ -3,7 +3,7 @@
 // The input format of the fuzz targets that play one HTTP/1 connection from
 // readable text: the bytes before the first "\nHTTP/1." go client to server,
 // the rest (from "HTTP/1.") server to client. Seeds are request and response
-// written one after the other.
+// written one after the other (tests/fuzz/corpus/http_traffic).
 #include <cstddef>
 #include <string_view>
 
