@@ -148,8 +148,9 @@ static __always_inline void note_tls_socket(int fd, struct sock *sk, __u32 role)
   }
 }
 
-/* The first bytes of what a call moved, wherever its kind keeps them. */
-static __always_inline bool first_bytes(const struct io_args *args, __u8 out[3]) {
+/* The first `size` bytes of what a call moved, wherever its kind keeps them
+ * (`size` a constant, for the verifier). */
+static __always_inline bool first_bytes(const struct io_args *args, __u8 *out, __u32 size) {
   const void *start = (const void *)args->pointer;
   if (args->kind == IO_IOVEC || args->kind == IO_MSGHDR) {
     const struct iovec *iov = start;
@@ -160,13 +161,23 @@ static __always_inline bool first_bytes(const struct io_args *args, __u8 out[3])
       iov = msg.msg_iov;
     }
     struct iovec entry;
-    if (bpf_probe_read_user(&entry, sizeof(entry), iov) || entry.iov_len < 3)
+    if (bpf_probe_read_user(&entry, sizeof(entry), iov) || entry.iov_len < size)
       return false;
     start = entry.iov_base;
   } else if (args->kind != IO_BUFFER) {
     return false;
   }
-  return bpf_probe_read_user(out, 3, start) == 0;
+  return bpf_probe_read_user(out, size, start) == 0;
+}
+
+/* A call on a connection the agent has no room for (INFRARED_CONN_COUNT), not
+ * copied: counted when it begins a request. */
+static __always_inline void count_unparsed_call(const struct io_args *args, long ret,
+                                                struct infrared_stream_loss *loss) {
+  __u8 head[8];
+  if (ret >= (long)sizeof(head) && first_bytes(args, head, sizeof(head)) &&
+      request_start((const char *)head, sizeof(head)))
+    __sync_fetch_and_add(&loss->unparsed_requests, 1);
 }
 
 enum tls_verdict { TLS_NO, TLS_YES, TLS_NOT_YET };
@@ -179,7 +190,7 @@ enum tls_verdict { TLS_NO, TLS_YES, TLS_NOT_YET };
  * port's first record) and is passed over. */
 static __always_inline enum tls_verdict tls_verdict(const struct io_args *args, long ret) {
   __u8 head[3] = {};
-  if (!first_bytes(args, head))
+  if (!first_bytes(args, head, sizeof(head)))
     return TLS_NO;
   bool record_type = head[0] >= 20 && head[0] <= 23;
   if (ret < 3)
@@ -234,10 +245,18 @@ static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 
       if (info->flags & INFRARED_CONN_TLS) {
         note_tls_socket(fd, (struct sock *)info->sk, info->role);
         bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
-      } else {
-        bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
+        return;
       }
-      return;
+      /* One the agent has no room for: the exit counts the requests its
+       * calls begin. */
+      if (!(info->flags & INFRARED_CONN_COUNT)) {
+        bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
+        return;
+      }
+      if (kind == IO_SENDFILE) {
+        bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
+        return;
+      }
     }
   }
   if (!info && kind != IO_CONNECT && kind != IO_ACCEPT && !tcp_sock_of_fd(fd))
@@ -283,9 +302,17 @@ static __always_inline void exit_io(long syscall, long ret) {
   struct conn_info *info = conn_of(tgid, args.fd, file_of_fd(args.fd), INFRARED_ROLE_UNKNOWN, false);
   if (!info)
     return;
-  if (info->flags & INFRARED_CONN_SKIP) { /* decided while this call blocked */
-    bump(&sock_counters, (info->flags & INFRARED_CONN_TLS) ? INFRARED_SOCK_COUNT_TLS_CALLS
-                                                           : INFRARED_SOCK_COUNT_SKIPPED_CALLS);
+  struct infrared_stream_loss *loss = &info->loss[args.direction == INFRARED_DIR_EGRESS ? 0 : 1];
+  /* Skipped: decided while this call blocked, or counted (see enter_io). */
+  if (info->flags & INFRARED_CONN_SKIP) {
+    if (info->flags & INFRARED_CONN_TLS) {
+      bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
+    } else if (info->flags & INFRARED_CONN_COUNT) {
+      count_unparsed_call(&args, ret, loss);
+      bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
+    } else {
+      bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
+    }
     return;
   }
   if (!(info->flags & INFRARED_CONN_SEEN)) {
@@ -317,7 +344,6 @@ static __always_inline void exit_io(long syscall, long ret) {
       state.iovcnt = msg.msg_iovlen;
     }
   }
-  struct infrared_stream_loss *loss = &info->loss[args.direction == INFRARED_DIR_EGRESS ? 0 : 1];
   send_call(&state, tgid, args.fd, info->generation, args.direction, args.kind != IO_SENDFILE,
             loss);
 }

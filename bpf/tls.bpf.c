@@ -78,7 +78,9 @@ static __always_inline struct tls_call *enter_call(struct tls_call_key *key, __u
     return 0;
   struct infrared_tls_stream_key stream_key = {.pid = key->tgid, .stream = pointer};
   struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &stream_key);
-  if (stream && (stream->flags & INFRARED_CONN_SKIP)) {
+  /* A stream the agent has no room for (COUNT) is followed, for its
+   * requests to be counted at the return. */
+  if (stream && (stream->flags & (INFRARED_CONN_SKIP | INFRARED_CONN_COUNT)) == INFRARED_CONN_SKIP) {
     bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     return 0;
   }
@@ -151,6 +153,12 @@ static __always_inline void return_call(struct tls_call_key *key, long ret) {
   if (!stream)
     return;
   /* A read that blocked across the decision entered before the flag was set. */
+  if (stream->flags & INFRARED_CONN_COUNT) {
+    count_unparsed((const void *)call.buffer, bytes,
+                   &stream->loss[call.direction == INFRARED_DIR_EGRESS ? 0 : 1]);
+    bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
+    return;
+  }
   if (stream->flags & INFRARED_CONN_SKIP) {
     bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     return;
@@ -241,6 +249,11 @@ int go_enter(struct pt_regs *ctx) {
   if (!stream)
     return 0;
   call->sent = 1;
+  if (stream->flags & INFRARED_CONN_COUNT) { /* see enter_call */
+    count_unparsed((const void *)GO_ARG2(ctx), GO_ARG3(ctx), &stream->loss[0]);
+    bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
+    return 0;
+  }
   send_plaintext(key.tgid, stream, GO_ARG2(ctx), GO_ARG3(ctx), INFRARED_DIR_EGRESS);
   return 0;
 }

@@ -224,7 +224,8 @@ constexpr std::array<KeySpec, 51> kKeys = {{
     {.key = "http.max_connections",
      .placeholder = "N",
      .description = "Most connections whose HTTP streams are tracked at once; beyond it new "
-                    "connections are not parsed (counted as dropped).",
+                    "connections are not parsed (counted as dropped, as are the requests they "
+                    "carry).",
      .accepted = "an integer from 64 to 1048576",
      .kind = ValueKind::kInteger,
      .number = &Config::http_max_connections,

@@ -89,8 +89,9 @@ std::unique_ptr<ExchangePipeline> ExchangePipeline::Create(const Config& config,
         self.Dropped("conn_tracker", reason, static_cast<double>(count));
       });
   // The drop series exist from the start, at 0.
-  for (const char* reason : {"table_full", "connection_expired", "request_lost", "response_lost",
-                             "exchange_lost", "pending_overflow", "stream_gap", "parser_resync"}) {
+  for (const char* reason :
+       {"table_full", "request_untracked", "connection_expired", "request_lost", "response_lost",
+        "exchange_lost", "pending_overflow", "stream_gap", "parser_resync"}) {
     self.Dropped("conn_tracker", reason, 0);
   }
   self.Dropped("http", "route_over_cap", 0);

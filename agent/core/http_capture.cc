@@ -148,6 +148,8 @@ void HttpCapture::OnExec(std::uint32_t pid, const std::string& filename) {
 
 void HttpCapture::Skip(const net::ConnId& conn) { probes_->Skip(conn); }
 
+void HttpCapture::CountOnly(const net::ConnId& conn) { probes_->CountOnly(conn); }
+
 void HttpCapture::FollowClosely(const net::ConnId& conn) { probes_->FollowClosely(conn); }
 
 void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
@@ -167,6 +169,8 @@ void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
                            static_cast<double>(counters[INFRARED_SOCK_COUNT_UNSELECTED_CALLS])});
   calls.samples.push_back(
       {{{"reason", "tls_ciphertext"}}, static_cast<double>(counters[INFRARED_SOCK_COUNT_TLS_CALLS])});
+  calls.samples.push_back({{{"reason", "table_full"}},
+                           static_cast<double>(counters[INFRARED_SOCK_COUNT_UNTRACKED_CALLS])});
   out.push_back(std::move(calls));
 
   auto counter = [&out](const char* name, const char* help, std::uint64_t value) {

@@ -54,6 +54,7 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   void OnExec(std::uint32_t pid, const std::string& filename);
 
   void Skip(const net::ConnId& conn) override;
+  void CountOnly(const net::ConnId& conn) override;
   void FollowClosely(const net::ConnId& conn) override;
   void Collect(std::vector<telemetry::MetricFamily>& out) override;
 

@@ -183,6 +183,10 @@ void SockProbes::Select(std::uint32_t pid, bool selected) {
 
 bool SockProbes::Skip(const net::ConnId& conn) { return SetFlag(conn, INFRARED_CONN_SKIP); }
 
+bool SockProbes::CountOnly(const net::ConnId& conn) {
+  return SetFlag(conn, INFRARED_CONN_SKIP | INFRARED_CONN_COUNT);
+}
+
 bool SockProbes::FollowClosely(const net::ConnId& conn) {
   return SetFlag(conn, INFRARED_CONN_LLM);
 }

@@ -58,6 +58,9 @@ class SockProbes {
   // Tells the kernel to stop copying this connection's payloads. False when the
   // connection is gone (or its fd already names another one).
   bool Skip(const net::ConnId& conn);
+  // Likewise, and the kernel counts the requests its calls begin
+  // (INFRARED_CONN_COUNT): the agent has no room to parse it.
+  bool CountOnly(const net::ConnId& conn);
   // Tells the kernel the connection carries LLM calls: it copies up to
   // genai.bytes_per_call of each of its calls. False when it is gone.
   bool FollowClosely(const net::ConnId& conn);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "agent/protocols/http1/parse.h"
+
 namespace infrared::net {
 namespace {
 
@@ -61,7 +63,7 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
   if (!create) return nullptr;
   if (connections_.size() >= limits_.max_connections) {
     on_drop_("table_full", 1);
-    decisions_.Skip(id);  // nobody would parse its bytes: do not copy them
+    decisions_.CountOnly(id);  // nobody would parse its bytes: do not copy them
     return nullptr;
   }
   auto connection = std::make_unique<Connection>(limits_.parser);
@@ -115,7 +117,15 @@ bool ConnTracker::Decide(Connection& connection, const DataEvent& event) {
 
 void ConnTracker::OnData(const DataEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, true);
-  if (!connection || connection->state == Connection::State::kSkipped) return;
+  if (!connection) {
+    // No room: the bytes copied before the kernel heard so are counted as the
+    // kernel counts those it no longer copies.
+    if (event.offset == 0 && protocols::http1::Classify(event.data) == StreamKind::kRequest) {
+      on_drop_("request_untracked", 1);
+    }
+    return;
+  }
+  if (connection->state == Connection::State::kSkipped) return;
   if (connection->state == Connection::State::kDeciding && !Decide(*connection, event)) return;
   Feed(*connection, event);
   if (!connection->followed_closely && connection->stitcher.closely_followed()) {
@@ -212,6 +222,9 @@ void ConnTracker::Flush(Connection& connection) {
 }
 
 void ConnTracker::OnClose(const CloseEvent& event) {
+  // Requests of a connection the table had no room for, whether or not it
+  // found room later.
+  if (event.unparsed_requests > 0) on_drop_("request_untracked", event.unparsed_requests);
   Connection* connection = Find(event.conn, event.timestamp_ns, false);
   if (!connection) return;
   // A connection whose every call was lost is still told by its close (the

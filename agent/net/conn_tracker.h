@@ -32,12 +32,16 @@ class ExchangeSink {
                           protocols::http1::Exchange exchange) = 0;
 };
 
-// Where the tracker's decision that a connection is not HTTP goes (the kernel
-// then stops copying its payloads).
+// Where the tracker's decisions about a connection go, for the kernel.
 class ConnDecisions {
  public:
   virtual ~ConnDecisions() = default;
+  // It is not HTTP: the kernel stops copying its payloads.
   virtual void Skip(const ConnId& conn) = 0;
+  // The table has no room for it: the kernel stops copying its payloads, and
+  // counts the requests its calls begin, for its close to tell
+  // (CloseEvent::unparsed_requests).
+  virtual void CountOnly(const ConnId& conn) { Skip(conn); }
   // The connection carries requests the parsers follow closely (LLM calls):
   // the kernel may copy more of each of its calls.
   virtual void FollowClosely(const ConnId& /*conn*/) {}

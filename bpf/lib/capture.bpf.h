@@ -291,14 +291,12 @@ struct copy_state {
   bool lost_start; /* ... and it was the call's first, beginning an HTTP/1 message */
 };
 
-/* Whether a call's first bytes begin an HTTP/1 message: "HTTP/" (a response)
- * or an upper-case token and a space (a request line). Only to count the
- * messages lost calls began; userspace does the parsing. */
-static __always_inline bool message_start(const char *data, __u64 size) {
+/* Whether a call's first bytes begin an HTTP/1 request line: an upper-case
+ * token of three bytes or more, then a space. Only to count the requests of
+ * calls not delivered; userspace does the parsing. */
+static __always_inline bool request_start(const char *data, __u64 size) {
   if (size < 8)
     return false;
-  if (data[0] == 'H' && data[1] == 'T' && data[2] == 'T' && data[3] == 'P' && data[4] == '/')
-    return true;
   for (int i = 0; i < 8; i++) {
     char c = data[i];
     if (c == ' ')
@@ -307,6 +305,27 @@ static __always_inline bool message_start(const char *data, __u64 size) {
       return false;
   }
   return false;
+}
+
+/* Whether a call's first bytes begin an HTTP/1 message: "HTTP/" (a response)
+ * or a request line. */
+static __always_inline bool message_start(const char *data, __u64 size) {
+  if (size < 8)
+    return false;
+  if (data[0] == 'H' && data[1] == 'T' && data[2] == 'T' && data[3] == 'P' && data[4] == '/')
+    return true;
+  return request_start(data, size);
+}
+
+/* A call of `size` bytes from `start` on a connection or stream flagged
+ * INFRARED_CONN_COUNT, not copied: counted when it begins a request. */
+static __always_inline void count_unparsed(const void *start, __u64 size,
+                                           struct infrared_stream_loss *loss) {
+  char head[8];
+  if (size < sizeof(head) || bpf_probe_read_user(head, sizeof(head), start))
+    return;
+  if (request_start(head, sizeof(head)))
+    __sync_fetch_and_add(&loss->unparsed_requests, 1);
 }
 
 /* One step: start the next iovec, or send one chunk of the current one. */

@@ -13,7 +13,7 @@ too (the kernel parks them for the agent). After the connections close:
     sent == reported (http_server_request_duration_seconds_count)
             + infrared_dropped_total{stage="conn_tracker"} of request_lost,
               response_lost, exchange_lost, pending_overflow, connection_expired,
-              table_full
+              request_untracked
 
 and the kernel did drop (kernel_sock/ringbuf_full > 0). Every span reported carries
 the body size of its own request's response (matched by trace id): no exchange after
@@ -38,7 +38,7 @@ PER_PHASE = 250  # requests per connection in each of the first three phases
 LAST_PHASE = 20  # requests per connection before it closes, the agent stopped
 ROUTE = "/load-accounting"
 LOSS_REASONS = ("request_lost", "response_lost", "exchange_lost", "pending_overflow",
-                "connection_expired", "table_full")
+                "connection_expired", "request_untracked")
 
 NGINX_CONF = """
 daemon off;
@@ -46,7 +46,7 @@ master_process on;
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-events {{ worker_connections 64; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
   access_log off;
   keepalive_requests 100000;
@@ -68,6 +68,22 @@ def pad_of(index):
     return "p" * (1 + index % 97)
 
 
+def read_body(sock):
+    """The body of the next response on `sock` (framed by Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("nginx closed the connection")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int([line.split(b":")[1] for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:")][0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return body
+
+
 class Client(threading.Thread):
     """One keep-alive connection; each request is one write, each response read whole."""
 
@@ -85,18 +101,7 @@ class Client(threading.Thread):
         pad = pad_of(index)
         sock.sendall((f"GET {ROUTE}?pad={pad} HTTP/1.1\r\nHost: load\r\n"
                       f"traceparent: 00-{trace}-{'1' * 16}-01\r\n\r\n").encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("nginx closed the connection")
-            data += chunk
-        head, body = data.split(b"\r\n\r\n", 1)
-        length = int([line.split(b":")[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:")][0])
-        while len(body) < length:
-            body += sock.recv(65536)
-        if body != pad.encode():
+        if read_body(sock) != pad.encode():
             raise RuntimeError("a response does not match its request")
         self.sent[trace] = len(pad)
 
@@ -164,16 +169,24 @@ def main():
     print("1 passed, 0 failed")
 
 
-def start_nginx_copy(directory, name):
+def start_nginx_copy(directory, name, worker_connections=64, certificate=None):
     """(process, port) of a copy of nginx named `name` (so that a capture selection can
-    name it alone), serving ROUTE on a free port, with its files in `directory`."""
+    name it alone), serving ROUTE on a free port, with its files in `directory`; over
+    TLS with `certificate` (a tls_peers.Certificate) if given."""
     os.chmod(directory, 0o755)  # nginx's worker runs as nobody
     binary = os.path.join(directory, name)
     shutil.copy("/usr/sbin/nginx", binary)
     port = free_port()
     conf = os.path.join(directory, "nginx.conf")
+    text = NGINX_CONF.format(dir=directory, port=port, route=ROUTE,
+                             worker_connections=worker_connections)
+    if certificate:
+        plain = f"listen 127.0.0.1:{port};"
+        text = text.replace(plain, f"listen 127.0.0.1:{port} ssl;\n"
+                                   f"    ssl_certificate {certificate.cert};\n"
+                                   f"    ssl_certificate_key {certificate.key};")
     with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(dir=directory, port=port, route=ROUTE))
+        f.write(text)
     process = subprocess.Popen([binary, "-p", directory, "-c", conf],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return process, port

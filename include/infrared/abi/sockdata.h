@@ -78,7 +78,9 @@ struct infrared_sock_open_event {
 struct infrared_stream_loss {
   __u64 bytes;  /* bytes of calls not delivered */
   __u32 starts; /* lost calls whose first bytes began an HTTP/1 message */
-  __u32 reserved;
+  /* Calls of a connection flagged INFRARED_CONN_COUNT (the agent had no room
+   * to parse it), not copied, whose first bytes began an HTTP/1 request. */
+  __u32 unparsed_requests;
 };
 
 struct infrared_sock_data_event {
@@ -109,6 +111,9 @@ struct infrared_sock_library_event {
 #define INFRARED_CONN_TLS 2u  /* its bytes are TLS records: the plaintext comes from uprobes */
 #define INFRARED_CONN_SEEN 4u /* its first payload was looked at */
 #define INFRARED_CONN_LLM 8u  /* it carries LLM API calls: copied up to llm_capture_bytes a call */
+/* With SKIP: the agent's table had no room for it. Its calls are not copied,
+ * but those that begin an HTTP/1 request are counted (unparsed_requests). */
+#define INFRARED_CONN_COUNT 16u
 
 /* Which function a TLS entry probe was attached to: its attach cookie. One
  * entry program (and one multi-uprobe link per library) serves them all, so
@@ -182,7 +187,10 @@ enum infrared_sock_counter {
   /* TLS streams tied to the thread's last TLS socket call, not to a syscall
    * made inside the TLS call (node drives OpenSSL through memory BIOs) */
   INFRARED_SOCK_COUNT_TLS_FD_GUESSED = 5,
-  INFRARED_SOCK_COUNT_MAX = 6,
+  /* calls (and TLS library calls) on connections and streams flagged
+   * INFRARED_CONN_COUNT: the agent had no room for them */
+  INFRARED_SOCK_COUNT_UNTRACKED_CALLS = 6,
+  INFRARED_SOCK_COUNT_MAX = 7,
 };
 
 #endif /* INFRARED_ABI_SOCKDATA_H */

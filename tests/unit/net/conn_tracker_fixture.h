@@ -42,8 +42,10 @@ class FakeSink : public ExchangeSink {
 class FakeDecisions : public ConnDecisions {
  public:
   void Skip(const ConnId& conn) override { skipped.push_back(conn); }
+  void CountOnly(const ConnId& conn) override { counted_only.push_back(conn); }
   void FollowClosely(const ConnId& conn) override { followed.push_back(conn); }
   std::vector<ConnId> skipped;
+  std::vector<ConnId> counted_only;
   std::vector<ConnId> followed;
 };
 
@@ -102,8 +104,9 @@ class ConnTrackerTest : public ::testing::Test {
     }
   }
 
-  void Close(const ConnId& conn, std::uint64_t ts, std::array<StreamLoss, 2> lost = {}) {
-    tracker_->OnClose(CloseEvent{conn, ts, lost});
+  void Close(const ConnId& conn, std::uint64_t ts, std::array<StreamLoss, 2> lost = {},
+             std::uint64_t unparsed_requests = 0) {
+    tracker_->OnClose(CloseEvent{conn, ts, lost, unparsed_requests});
   }
 
   std::uint64_t Dropped(const std::string& reason) const {

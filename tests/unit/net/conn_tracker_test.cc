@@ -394,7 +394,7 @@ TEST_F(ConnTrackerTest, ExpireForgetsIdleConnectionsAndCountsPendingRequests) {
   EXPECT_EQ(sink_.exchanges.size(), 1u);
 }
 
-TEST_F(ConnTrackerTest, TableFullDropsAndSkipsNewConnections) {
+TEST_F(ConnTrackerTest, TableFullDropsAndCountsOnlyNewConnections) {
   TrackerLimits limits;
   limits.max_connections = 2;
   Reset(limits);
@@ -406,14 +406,15 @@ TEST_F(ConnTrackerTest, TableFullDropsAndSkipsNewConnections) {
   Open(c, Role::kClient);
   EXPECT_EQ(tracker_->Size(), 2u);
   EXPECT_THAT(drops_, ElementsAre(Pair("table_full", 1u)));
-  EXPECT_THAT(decisions_.skipped, ElementsAre(c));
+  EXPECT_THAT(decisions_.counted_only, ElementsAre(c));
+  EXPECT_THAT(decisions_.skipped, IsEmpty());
 
   // Known connections carry on; the refused one stays untracked.
   Call(a, Direction::kEgress, Get("/a"), 10);
   Call(a, Direction::kIngress, Ok("a"), 20);
   EXPECT_THAT(Targets(), ElementsAre("/a"));
   EXPECT_EQ(tracker_->Size(), 2u);
-  EXPECT_THAT(decisions_.skipped, ::testing::Each(c));
+  EXPECT_THAT(decisions_.counted_only, ::testing::Each(c));
 
   // Room again after a close.
   Close(b, 30);
@@ -421,6 +422,37 @@ TEST_F(ConnTrackerTest, TableFullDropsAndSkipsNewConnections) {
   Call(c, Direction::kEgress, Get("/c"), 40);
   Call(c, Direction::kIngress, Ok("c"), 50);
   EXPECT_THAT(Targets(), ElementsAre("/a", "/c"));
+}
+
+// Every request of a connection refused a place is counted once: by the
+// tracker for the calls the kernel copied before it heard, by the kernel
+// (told at the close) for the rest.
+TEST_F(ConnTrackerTest, RequestsOfRefusedConnectionsAreCounted) {
+  TrackerLimits limits;
+  limits.max_connections = 1;
+  Reset(limits);
+  const ConnId a{1, 3, 1};
+  const ConnId refused{1, 4, 1};
+  Open(a, Role::kServer);
+  Open(refused, Role::kServer);
+  // Copied before the kernel heard: a request, its response, and a request's
+  // second event (not a call's start).
+  const std::string request = Get("/r");
+  Call(refused, Direction::kIngress, request, 10);
+  Call(refused, Direction::kEgress, Ok("r"), 11);
+  Event(refused, Direction::kIngress, request.substr(4), 4, request.size(), true, 12);
+  EXPECT_EQ(Dropped("request_untracked"), 1u);
+  // Its close tells what the kernel counted after.
+  Close(refused, 20, {}, 6);
+  EXPECT_EQ(Dropped("request_untracked"), 7u);
+  EXPECT_THAT(sink_.exchanges, IsEmpty());
+  // A tracked connection's close may tell such requests too (it was refused,
+  // then found room with bytes copied before the kernel heard).
+  Call(a, Direction::kIngress, Get("/a"), 30);
+  Call(a, Direction::kEgress, Ok("a"), 31);
+  Close(a, 40, {}, 2);
+  EXPECT_EQ(Dropped("request_untracked"), 9u);
+  EXPECT_THAT(Targets(), ElementsAre("/a"));
 }
 
 TEST_F(ConnTrackerTest, ReusedFdWithNewGenerationIsAnotherConnection) {

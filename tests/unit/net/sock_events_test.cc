@@ -224,11 +224,19 @@ TEST(DecodeSockEventTest, DataRecordOfFullStructSize) {
 }
 
 TEST(DecodeSockEventTest, CloseRoundTrips) {
-  const infrared_sock_close_event raw{Header(INFRARED_SOCK_CLOSE), {}};
+  infrared_sock_close_event raw{Header(INFRARED_SOCK_CLOSE), {}};
+  raw.loss[0] = {.bytes = 300, .starts = 2, .unparsed_requests = 4};
+  raw.loss[1] = {.bytes = 7, .starts = 1, .unparsed_requests = 5};
   const SockEvent event = Decode(Bytes(raw));
   ASSERT_TRUE(std::holds_alternative<CloseEvent>(event));
-  ExpectConn(std::get<CloseEvent>(event).conn);
-  EXPECT_EQ(std::get<CloseEvent>(event).timestamp_ns, 987654321u);
+  const CloseEvent& close = std::get<CloseEvent>(event);
+  ExpectConn(close.conn);
+  EXPECT_EQ(close.timestamp_ns, 987654321u);
+  EXPECT_EQ(close.lost[0].bytes, 300u);
+  EXPECT_EQ(close.lost[0].starts, 2u);
+  EXPECT_EQ(close.lost[1].bytes, 7u);
+  EXPECT_EQ(close.lost[1].starts, 1u);
+  EXPECT_EQ(close.unparsed_requests, 9u);  // both directions
 }
 
 struct ErrorCase {
