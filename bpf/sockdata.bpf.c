@@ -171,13 +171,13 @@ static __always_inline bool first_bytes(const struct io_args *args, __u8 *out, _
 }
 
 /* A call on a connection the agent has no room for (INFRARED_CONN_COUNT), not
- * copied: counted when it begins a request. */
-static __always_inline void count_unparsed_call(const struct io_args *args, long ret,
-                                                struct infrared_stream_loss *loss) {
+ * copied: counted, and counted as a request when it begins one. */
+static __always_inline void count_unparsed_call(const struct io_args *args, long ret) {
+  bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
   __u8 head[8];
   if (ret >= (long)sizeof(head) && first_bytes(args, head, sizeof(head)) &&
       request_start((const char *)head, sizeof(head)))
-    __sync_fetch_and_add(&loss->unparsed_requests, 1);
+    bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_REQUESTS);
 }
 
 enum tls_verdict { TLS_NO, TLS_YES, TLS_NOT_YET };
@@ -302,14 +302,12 @@ static __always_inline void exit_io(long syscall, long ret) {
   struct conn_info *info = conn_of(tgid, args.fd, file_of_fd(args.fd), INFRARED_ROLE_UNKNOWN, false);
   if (!info)
     return;
-  struct infrared_stream_loss *loss = &info->loss[args.direction == INFRARED_DIR_EGRESS ? 0 : 1];
   /* Skipped: decided while this call blocked, or counted (see enter_io). */
   if (info->flags & INFRARED_CONN_SKIP) {
     if (info->flags & INFRARED_CONN_TLS) {
       bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
     } else if (info->flags & INFRARED_CONN_COUNT) {
-      count_unparsed_call(&args, ret, loss);
-      bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
+      count_unparsed_call(&args, ret);
     } else {
       bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     }
@@ -344,6 +342,7 @@ static __always_inline void exit_io(long syscall, long ret) {
       state.iovcnt = msg.msg_iovlen;
     }
   }
+  struct infrared_stream_loss *loss = &info->loss[args.direction == INFRARED_DIR_EGRESS ? 0 : 1];
   send_call(&state, tgid, args.fd, info->generation, args.direction, args.kind != IO_SENDFILE,
             loss);
 }

@@ -154,9 +154,7 @@ static __always_inline void return_call(struct tls_call_key *key, long ret) {
     return;
   /* A read that blocked across the decision entered before the flag was set. */
   if (stream->flags & INFRARED_CONN_COUNT) {
-    count_unparsed((const void *)call.buffer, bytes,
-                   &stream->loss[call.direction == INFRARED_DIR_EGRESS ? 0 : 1]);
-    bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
+    count_unparsed((const void *)call.buffer, bytes);
     return;
   }
   if (stream->flags & INFRARED_CONN_SKIP) {
@@ -250,8 +248,7 @@ int go_enter(struct pt_regs *ctx) {
     return 0;
   call->sent = 1;
   if (stream->flags & INFRARED_CONN_COUNT) { /* see enter_call */
-    count_unparsed((const void *)GO_ARG2(ctx), GO_ARG3(ctx), &stream->loss[0]);
-    bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
+    count_unparsed((const void *)GO_ARG2(ctx), GO_ARG3(ctx));
     return 0;
   }
   send_plaintext(key.tgid, stream, GO_ARG2(ctx), GO_ARG3(ctx), INFRARED_DIR_EGRESS);

@@ -114,6 +114,16 @@ void HttpCapture::PollLoop() {
     http_connections_ = counts.http_connections;
     not_http_connections_ = counts.not_http_connections;
     garbage_bytes_ = counts.garbage_bytes;
+    // The requests the kernel counted on connections refused a place join
+    // those the tracker counted from their bytes copied before it was told.
+    if (counts.refused_connections > 0) {
+      const std::uint64_t untracked = probes_->Counter(INFRARED_SOCK_COUNT_UNTRACKED_REQUESTS);
+      if (untracked > untracked_requests_) {
+        self_.Dropped("conn_tracker", "request_untracked",
+                      static_cast<double>(untracked - untracked_requests_));
+        untracked_requests_ = untracked;
+      }
+    }
   }
 }
 

@@ -81,6 +81,9 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   std::atomic<std::uint64_t> http_connections_{0};
   std::atomic<std::uint64_t> not_http_connections_{0};
   std::atomic<std::uint64_t> garbage_bytes_{0};
+  // The kernel's count of requests on connections refused a place, as last
+  // handed on to conn_tracker/request_untracked (poller only).
+  std::uint64_t untracked_requests_ = 0;
   std::thread poller_;
   std::thread exporter_;
 };

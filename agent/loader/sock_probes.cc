@@ -286,4 +286,8 @@ std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> SockProbes::Counters() const 
   return totals;
 }
 
+std::uint64_t SockProbes::Counter(infrared_sock_counter counter) const {
+  return SumPerCpu(bpf_map__fd(skeleton_->maps.sock_counters), counter);
+}
+
 }  // namespace infrared::loader

@@ -69,6 +69,7 @@ class SockProbes {
 
   std::array<std::uint64_t, INFRARED_SOCK_DROP_COUNT> Drops() const;
   std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> Counters() const;
+  std::uint64_t Counter(infrared_sock_counter counter) const;
 
  private:
   SockProbes(sockdata_bpf* skeleton, RecordFn on_record);

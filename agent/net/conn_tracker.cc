@@ -63,6 +63,7 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
   if (!create) return nullptr;
   if (connections_.size() >= limits_.max_connections) {
     on_drop_("table_full", 1);
+    ++counts_.refused_connections;
     decisions_.CountOnly(id);  // nobody would parse its bytes: do not copy them
     return nullptr;
   }
@@ -222,9 +223,6 @@ void ConnTracker::Flush(Connection& connection) {
 }
 
 void ConnTracker::OnClose(const CloseEvent& event) {
-  // Requests of a connection the table had no room for, whether or not it
-  // found room later.
-  if (event.unparsed_requests > 0) on_drop_("request_untracked", event.unparsed_requests);
   Connection* connection = Find(event.conn, event.timestamp_ns, false);
   if (!connection) return;
   // A connection whose every call was lost is still told by its close (the

@@ -39,8 +39,7 @@ class ConnDecisions {
   // It is not HTTP: the kernel stops copying its payloads.
   virtual void Skip(const ConnId& conn) = 0;
   // The table has no room for it: the kernel stops copying its payloads, and
-  // counts the requests its calls begin, for its close to tell
-  // (CloseEvent::unparsed_requests).
+  // counts the requests its calls begin.
   virtual void CountOnly(const ConnId& conn) { Skip(conn); }
   // The connection carries requests the parsers follow closely (LLM calls):
   // the kernel may copy more of each of its calls.
@@ -78,6 +77,7 @@ class ConnTracker {
   struct Counts {
     std::uint64_t http_connections = 0;      // decided to carry HTTP/1.x
     std::uint64_t not_http_connections = 0;  // decided not to (their bytes no longer copied)
+    std::uint64_t refused_connections = 0;   // refused a place: the table was full
     // Bytes the parsers skipped as not HTTP, of connections already forgotten.
     std::uint64_t garbage_bytes = 0;
   };

@@ -85,7 +85,6 @@ SockEvent DecodeClose(const void* record, std::size_t size) {
   CloseEvent event{FromRaw(raw.header.conn), raw.header.timestamp_ns, {}};
   for (std::size_t i = 0; i < event.lost.size(); ++i) {
     event.lost[i] = StreamLoss{raw.loss[i].bytes, raw.loss[i].starts};
-    event.unparsed_requests += raw.loss[i].unparsed_requests;
   }
   return event;
 }

@@ -75,9 +75,6 @@ struct CloseEvent {
   ConnId conn;
   std::uint64_t timestamp_ns = 0;
   std::array<StreamLoss, 2> lost;  // egress, ingress: up to the close
-  // Requests the kernel saw begin, but did not copy, after the agent had no
-  // room to parse the connection (infrared_stream_loss.unparsed_requests).
-  std::uint64_t unparsed_requests = 0;
 };
 
 // A process mapped a file named like a TLS library (libssl.so*).

@@ -318,14 +318,15 @@ static __always_inline bool message_start(const char *data, __u64 size) {
 }
 
 /* A call of `size` bytes from `start` on a connection or stream flagged
- * INFRARED_CONN_COUNT, not copied: counted when it begins a request. */
-static __always_inline void count_unparsed(const void *start, __u64 size,
-                                           struct infrared_stream_loss *loss) {
+ * INFRARED_CONN_COUNT, not copied: counted, and counted as a request when it
+ * begins one. */
+static __always_inline void count_unparsed(const void *start, __u64 size) {
+  bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
   char head[8];
   if (size < sizeof(head) || bpf_probe_read_user(head, sizeof(head), start))
     return;
   if (request_start(head, sizeof(head)))
-    __sync_fetch_and_add(&loss->unparsed_requests, 1);
+    bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_REQUESTS);
 }
 
 /* One step: start the next iovec, or send one chunk of the current one. */

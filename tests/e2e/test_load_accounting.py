@@ -173,6 +173,7 @@ def start_nginx_copy(directory, name, worker_connections=64, certificate=None):
     """(process, port) of a copy of nginx named `name` (so that a capture selection can
     name it alone), serving ROUTE on a free port, with its files in `directory`; over
     TLS with `certificate` (a tls_peers.Certificate) if given."""
+    os.makedirs(directory, exist_ok=True)
     os.chmod(directory, 0o755)  # nginx's worker runs as nobody
     binary = os.path.join(directory, name)
     shutil.copy("/usr/sbin/nginx", binary)

@@ -16,7 +16,9 @@ serves ROUTE; after ROUNDS requests on every connection and the closes:
 - TLS (the plaintext from the libssl uprobes), 80 connections, each opened and sent its
   first request in turn: a stream is refused when it first carries data. Each
   connection's requests are all reported or all counted, so both figures are multiples
-  of ROUNDS, and both are above 0."""
+  of ROUNDS, and both are above 0.
+- Go's crypto/tls, a client: with the table full of idle connections, every request of
+  a Go program that exits without closing its connection is counted as untracked."""
 import contextlib
 import os
 import socket
@@ -28,12 +30,13 @@ import agent
 from agent import Agent, fail, find, value, wait_until
 from http_peers import wait_for_port
 from test_load_accounting import ROUTE, pad_of, read_body, start_nginx_copy
-from tls_peers import Certificate
+from tls_peers import Certificate, HttpsClient, NginxTls, build_go_client
 
 TABLE = 64
 PLAIN_CONNECTIONS = 96
 TLS_CONNECTIONS = 80
 ROUNDS = 10
+GO_REQUESTS = 2000
 NAME = "infrared-table-nginx"
 LOSS_REASONS = ("request_untracked", "request_lost", "response_lost", "exchange_lost",
                 "pending_overflow", "connection_expired")
@@ -79,24 +82,30 @@ def uncopied(samples):
     return value(samples, "infrared_capture_skipped_calls_total", reason="table_full") or 0
 
 
-def books(samples):
+def served(samples):
+    """Requests the nginx copies reported serving."""
+    return sum(v for n, labels, v in samples
+               if n == "http_server_request_duration_seconds_count"
+               and labels.get("http_route") == ROUTE)
+
+
+def books(samples, reported_of):
     """(requests reported, {reason: count}, kernel ring-buffer drops) of a scrape."""
-    reported = sum(v for n, labels, v in samples
-                   if n == "http_server_request_duration_seconds_count"
-                   and labels.get("http_route") == ROUTE)
+    reported = reported_of(samples)
     dropped = {reason: drops(samples, reason) for reason in LOSS_REASONS + ("table_full",)}
     kernel = value(samples, "infrared_dropped_total", stage="kernel_sock",
                    reason="ringbuf_full") or 0
     return reported, dropped, kernel
 
 
-def settle(running, before, sent):
+def settle(running, before, sent, reported_of=served):
     """(reported, {reason: count}, kernel drops, calls not copied) since `before`, once
-    every request is accounted for (or 20 s passed)."""
+    every request is accounted for (or 20 s passed); `reported_of(samples)` counts the
+    requests reported."""
     def since():
         samples = running.samples()
-        reported, dropped, kernel = books(samples)
-        reported0, dropped0, kernel0 = books(before)
+        reported, dropped, kernel = books(samples, reported_of)
+        reported0, dropped0, kernel0 = books(before, reported_of)
         return (reported - reported0, {r: dropped[r] - dropped0[r] for r in dropped},
                 kernel - kernel0, uncopied(samples) - uncopied(before))
 
@@ -176,14 +185,53 @@ def tls(running, directory):
           f"{untracked / ROUNDS:.0f} refused")
 
 
+def go(running, directory):
+    """A Go client's requests while the table is full of idle connections: its socket
+    and its TLS stream are refused, and every request is counted, though the client
+    exits without closing its connection."""
+    go_binary = build_go_client(directory)
+    certificate = Certificate(os.path.join(directory, "cert"))
+    with nginx_copy(os.path.join(directory, "idle")) as port, \
+            NginxTls(os.path.join(directory, "server"), certificate) as server:
+        server.add_file("go.html", 100)
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(TABLE)]
+        wait_until(lambda: (value(running.samples(), "infrared_tracked_connections") or 0)
+                   >= TABLE, 20, f"{TABLE} idle connections tracked")
+        before = running.samples()
+        client = HttpsClient("go", lambda count, url: [go_binary, str(count), url])
+        client.run(GO_REQUESTS, server.url("/go.html"), 100)
+
+        def reported_of(samples):
+            return sum(v for n, labels, v in samples
+                       if n == "http_client_request_duration_seconds_count"
+                       and labels.get("service_name") == client.service)
+
+        reported, dropped, kernel, calls = settle(running, before, GO_REQUESTS, reported_of)
+        for sock in idle:
+            sock.close()
+    if reported != 0 or dropped["request_untracked"] != GO_REQUESTS:
+        fail(f"the Go client's {GO_REQUESTS} requests on a refused stream: {reported:.0f} "
+             f"reported and {dropped['request_untracked']:.0f} untracked, not 0 and all")
+    # Every request is a write and a read: had the kernel copied them all (never told
+    # to count instead), each would have been refused again, twice.
+    if dropped["table_full"] >= 2 * GO_REQUESTS:
+        fail(f"{dropped['table_full']:.0f} table_full drops: the kernel went on copying the "
+             f"refused stream's calls instead of counting them")
+    print(f"Go: {GO_REQUESTS} requests, all counted as untracked; "
+          f"{dropped['table_full']:.0f} records refused before the kernel was told")
+
+
 def main():
     agent.require_bpf()
     with tempfile.TemporaryDirectory() as directory, \
-            Agent("--capture.executables", NAME, "--http.max-connections", str(TABLE)) as running:
-        os.makedirs(os.path.join(directory, "plain"))
-        os.makedirs(os.path.join(directory, "tls", "nginx"))
+            Agent("--capture.executables", f"{NAME},go-https-client",
+                  "--http.max-connections", str(TABLE)) as running:
+        os.chmod(directory, 0o755)  # nginx's worker runs as nobody and reads files below
+        for part in ("plain", "tls", "go"):
+            os.makedirs(os.path.join(directory, part))
         plain(running, os.path.join(directory, "plain"))
         tls(running, os.path.join(directory, "tls"))
+        go(running, os.path.join(directory, "go"))
     print("1 passed, 0 failed")
 
 

@@ -8,8 +8,8 @@
 //  - an exchange belongs to the connection of the event being handled, has a
 //    role, and never comes from a connection the tracker decided is not HTTP;
 //  - a connection is decided not HTTP at most once;
-//  - only a connection refused a place (table_full) is counted only, and its
-//    requests are counted as untracked only then or at a close;
+//  - only a connection refused a place (table_full) is counted only, and
+//    requests are counted as untracked only from its data;
 //  - captured bodies stay within the capture limit and their declared size.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -91,7 +91,6 @@ struct Model {
   std::unordered_map<ConnId, Known, infrared::net::ConnIdHash> known;
   bool table_full = false;  // a table-full drop is waiting for its CountOnly
   bool refused = false;     // the event being handled was refused a table slot
-  bool closing = false;     // the event being handled is a close
   ConnId current;           // the connection of the event being handled
 
   std::size_t Tracked() const {
@@ -219,10 +218,9 @@ struct Harness {
   ConnTracker tracker{Limits(), sink, decisions, [this](const char* reason, std::uint64_t count) {
                         Check(count > 0);
                         if (std::strcmp(reason, "table_full") == 0) model.table_full = true;
-                        // Requests are counted untracked from a refused data
-                        // event, or from the kernel's count at a close.
+                        // Requests are counted untracked from refused data.
                         if (std::strcmp(reason, "request_untracked") == 0) {
-                          Check(model.refused || model.closing);
+                          Check(model.refused);
                         }
                       }};
 
@@ -254,7 +252,6 @@ struct Harness {
         event);
     model.table_full = false;
     model.refused = false;
-    model.closing = std::holds_alternative<CloseEvent>(event);
     Known& known = model.known[model.current];
     if (const auto* open = std::get_if<OpenEvent>(&event)) {
       // The kernel opens each generation once; a second open rewrites the role.
@@ -325,7 +322,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           if (input.ConsumeBool()) continue;
           loss.bytes = input.ConsumeIntegralInRange<std::uint64_t>(0, 200000);
           loss.starts = input.ConsumeIntegral<std::uint32_t>();
-          loss.unparsed_requests = input.ConsumeIntegralInRange<std::uint32_t>(0, 3);
         }
         record.resize(sizeof(close));
         std::memcpy(record.data(), &close, sizeof(close));

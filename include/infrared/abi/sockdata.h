@@ -78,9 +78,7 @@ struct infrared_sock_open_event {
 struct infrared_stream_loss {
   __u64 bytes;  /* bytes of calls not delivered */
   __u32 starts; /* lost calls whose first bytes began an HTTP/1 message */
-  /* Calls of a connection flagged INFRARED_CONN_COUNT (the agent had no room
-   * to parse it), not copied, whose first bytes began an HTTP/1 request. */
-  __u32 unparsed_requests;
+  __u32 reserved;
 };
 
 struct infrared_sock_data_event {
@@ -112,7 +110,8 @@ struct infrared_sock_library_event {
 #define INFRARED_CONN_SEEN 4u /* its first payload was looked at */
 #define INFRARED_CONN_LLM 8u  /* it carries LLM API calls: copied up to llm_capture_bytes a call */
 /* With SKIP: the agent's table had no room for it. Its calls are not copied,
- * but those that begin an HTTP/1 request are counted (unparsed_requests). */
+ * but those that begin an HTTP/1 request are counted
+ * (INFRARED_SOCK_COUNT_UNTRACKED_REQUESTS). */
 #define INFRARED_CONN_COUNT 16u
 
 /* Which function a TLS entry probe was attached to: its attach cookie. One
@@ -190,7 +189,9 @@ enum infrared_sock_counter {
   /* calls (and TLS library calls) on connections and streams flagged
    * INFRARED_CONN_COUNT: the agent had no room for them */
   INFRARED_SOCK_COUNT_UNTRACKED_CALLS = 6,
-  INFRARED_SOCK_COUNT_MAX = 7,
+  /* those of them whose first bytes began an HTTP/1 request */
+  INFRARED_SOCK_COUNT_UNTRACKED_REQUESTS = 7,
+  INFRARED_SOCK_COUNT_MAX = 8,
 };
 
 #endif /* INFRARED_ABI_SOCKDATA_H */

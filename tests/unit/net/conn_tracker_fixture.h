@@ -104,9 +104,8 @@ class ConnTrackerTest : public ::testing::Test {
     }
   }
 
-  void Close(const ConnId& conn, std::uint64_t ts, std::array<StreamLoss, 2> lost = {},
-             std::uint64_t unparsed_requests = 0) {
-    tracker_->OnClose(CloseEvent{conn, ts, lost, unparsed_requests});
+  void Close(const ConnId& conn, std::uint64_t ts, std::array<StreamLoss, 2> lost = {}) {
+    tracker_->OnClose(CloseEvent{conn, ts, lost});
   }
 
   std::uint64_t Dropped(const std::string& reason) const {

@@ -424,9 +424,8 @@ TEST_F(ConnTrackerTest, TableFullDropsAndCountsOnlyNewConnections) {
   EXPECT_THAT(Targets(), ElementsAre("/a", "/c"));
 }
 
-// Every request of a connection refused a place is counted once: by the
-// tracker for the calls the kernel copied before it heard, by the kernel
-// (told at the close) for the rest.
+// The requests of a connection refused a place that the kernel copied before
+// it heard are counted (the kernel counts the rest).
 TEST_F(ConnTrackerTest, RequestsOfRefusedConnectionsAreCounted) {
   TrackerLimits limits;
   limits.max_connections = 1;
@@ -442,17 +441,15 @@ TEST_F(ConnTrackerTest, RequestsOfRefusedConnectionsAreCounted) {
   Call(refused, Direction::kEgress, Ok("r"), 11);
   Event(refused, Direction::kIngress, request.substr(4), 4, request.size(), true, 12);
   EXPECT_EQ(Dropped("request_untracked"), 1u);
-  // Its close tells what the kernel counted after.
-  Close(refused, 20, {}, 6);
-  EXPECT_EQ(Dropped("request_untracked"), 7u);
+  EXPECT_EQ(Dropped("table_full"), 4u);  // the open and each event
+  EXPECT_EQ(tracker_->counts().refused_connections, 4u);
+  Close(refused, 20);
   EXPECT_THAT(sink_.exchanges, IsEmpty());
-  // A tracked connection's close may tell such requests too (it was refused,
-  // then found room with bytes copied before the kernel heard).
+  // The tracked connection carries on.
   Call(a, Direction::kIngress, Get("/a"), 30);
   Call(a, Direction::kEgress, Ok("a"), 31);
-  Close(a, 40, {}, 2);
-  EXPECT_EQ(Dropped("request_untracked"), 9u);
   EXPECT_THAT(Targets(), ElementsAre("/a"));
+  EXPECT_EQ(Dropped("request_untracked"), 1u);
 }
 
 TEST_F(ConnTrackerTest, ReusedFdWithNewGenerationIsAnotherConnection) {
