@@ -119,6 +119,19 @@ static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct file
 
 /* --- TLS connections -------------------------------------------------------------- */
 
+/* Tells the agent that a connection carries TLS records, so that it forgets
+ * it: its bytes will not come, and its plaintext comes as a TLS stream. A
+ * notice the ring buffer has no room for leaves the agent to forget the
+ * connection at its close (it holds a place until then). */
+static __always_inline void emit_tls_socket(__u32 tgid, int fd, __u64 generation) {
+  struct infrared_sock_tls_socket_event event = {};
+  fill_header(&event.header, INFRARED_SOCK_TLS_SOCKET, tgid, fd, generation);
+  if (bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event)))) {
+    ring_full();
+    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
+  }
+}
+
 /* A syscall on a TLS connection: the socket of the TLS call the thread is
  * inside, if any, and the thread's last TLS socket in any case. */
 static __always_inline void note_tls_socket(int fd, struct sock *sk, __u32 role) {
@@ -319,6 +332,7 @@ static __always_inline void exit_io(long syscall, long ret) {
         info->flags |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
         note_tls_socket(args.fd, (struct sock *)info->sk, info->role);
         bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
+        emit_tls_socket(tgid, args.fd, info->generation);
         return;
       case TLS_NOT_YET:
         bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);

@@ -28,8 +28,8 @@ genai::Gateways GatewaysOf(const Config& config) {
 ExchangePipeline::ExchangePipeline(Dependencies deps)
     : deps_(std::move(deps)),
       sock_events_{&deps_.self.EventCounter("sock_open"), &deps_.self.EventCounter("sock_data"),
-                   &deps_.self.EventCounter("sock_close"),
-                   &deps_.self.EventCounter("sock_library")} {}
+                   &deps_.self.EventCounter("sock_close"), &deps_.self.EventCounter("sock_library"),
+                   &deps_.self.EventCounter("sock_tls_socket")} {}
 
 ExchangePipeline::~ExchangePipeline() = default;
 
@@ -135,6 +135,9 @@ void ExchangePipeline::OnRecord(const void* data, std::size_t size) {
         } else if constexpr (std::is_same_v<Event, net::LibraryEvent>) {
           sock_events_[kLibrary]->Inc();
           if (deps_.on_library) deps_.on_library(event.pid);
+        } else if constexpr (std::is_same_v<Event, net::TlsSocketEvent>) {
+          sock_events_[kTlsSocket]->Inc();
+          tracker_->OnTlsSocket(event);
         } else {
           deps_.self.Dropped("sock_ringbuf", net::SockDecodeErrorName(event));
         }

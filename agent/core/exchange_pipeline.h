@@ -64,8 +64,8 @@ class ExchangePipeline {
 
   Dependencies deps_;
   // infrared_events_total{source="sock_open"|"sock_data"|"sock_close"|"sock_library"}.
-  enum { kOpen, kData, kClose, kLibrary };
-  std::array<telemetry::Counter*, 4> sock_events_{};
+  enum { kOpen, kData, kClose, kLibrary, kTlsSocket };
+  std::array<telemetry::Counter*, 5> sock_events_{};
   std::unique_ptr<semantics::GenAiObserver> genai_;
   std::unique_ptr<semantics::HttpObserver> observer_;
   std::unique_ptr<net::ConnTracker> tracker_;

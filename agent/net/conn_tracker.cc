@@ -241,6 +241,14 @@ void ConnTracker::OnClose(const CloseEvent& event) {
   Forget(event.conn);
 }
 
+void ConnTracker::OnTlsSocket(const TlsSocketEvent& event) {
+  // Not traffic: a connection kept stays as idle as it was.
+  auto it = connections_.find(event.conn);
+  if (it != connections_.end() && it->second->state == Connection::State::kDeciding) {
+    Forget(event.conn);
+  }
+}
+
 void ConnTracker::Expire(std::uint64_t now_ns) {
   std::vector<ConnId> idle;
   for (const auto& [id, connection] : connections_) {

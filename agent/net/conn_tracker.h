@@ -68,6 +68,9 @@ class ConnTracker {
   void OnOpen(const OpenEvent& event);
   void OnData(const DataEvent& event);
   void OnClose(const CloseEvent& event);
+  // Forgets a connection the kernel found to carry TLS records, unless it was
+  // decided HTTP already: its place goes to its TLS stream.
+  void OnTlsSocket(const TlsSocketEvent& event);
   // Forgets connections idle since before now_ns - idle_ns.
   void Expire(std::uint64_t now_ns);
 

@@ -104,6 +104,8 @@ SockEvent DecodeSockEvent(const void* record, std::size_t size) {
       return DecodeClose(record, size);
     case INFRARED_SOCK_LIBRARY:
       return LibraryEvent{header.conn.pid, header.timestamp_ns};
+    case INFRARED_SOCK_TLS_SOCKET:
+      return TlsSocketEvent{FromRaw(header.conn), header.timestamp_ns};
     default:
       return SockDecodeError::kUnknownType;
   }

@@ -83,10 +83,17 @@ struct LibraryEvent {
   std::uint64_t timestamp_ns = 0;
 };
 
+// The connection carries TLS records: its bytes are not copied (its plaintext
+// comes as a TLS stream's).
+struct TlsSocketEvent {
+  ConnId conn;
+  std::uint64_t timestamp_ns = 0;
+};
+
 enum class SockDecodeError { kTruncated, kUnknownType, kBadLength, kBadDirection };
 
 using SockEvent =
-    std::variant<OpenEvent, DataEvent, CloseEvent, LibraryEvent, SockDecodeError>;
+    std::variant<OpenEvent, DataEvent, CloseEvent, LibraryEvent, TlsSocketEvent, SockDecodeError>;
 
 // Decodes one record of the socket ring buffer; never reads past `size`.
 SockEvent DecodeSockEvent(const void* record, std::size_t size);

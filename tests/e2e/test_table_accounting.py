@@ -14,9 +14,10 @@ serves ROUTE; after ROUNDS requests on every connection and the closes:
   is exact: the 64 connections' requests reported, the 32's counted as untracked, and
   their reads and writes counted as not copied (skipped_calls{reason="table_full"}).
 - TLS (the plaintext from the libssl uprobes), 80 connections, each opened and sent its
-  first request in turn: a stream is refused when it first carries data. Each
-  connection's requests are all reported or all counted, so both figures are multiples
-  of ROUNDS, and both are above 0.
+  first request in turn: a socket gives its place up once the kernel sees TLS records
+  on it (sock_tls_socket events), and a stream takes one when it first carries data,
+  so the first 64 streams are parsed and the last 16 refused: exactly so when the ring
+  buffer never filled.
 - Go's crypto/tls, a client: with the table full of idle connections, every request of
   a Go program that exits without closing its connection is counted as untracked."""
 import contextlib
@@ -173,14 +174,16 @@ def tls(running, directory):
         sent = finish(socks, ROUNDS - 1, TLS_CONNECTIONS)
         reported, dropped, kernel, calls = settle(running, before, sent)
     untracked = dropped["request_untracked"]
-    if reported == 0 or untracked == 0:
-        fail(f"{TLS_CONNECTIONS} TLS connections on a table of {TABLE}: expected some reported "
-             f"and some counted as untracked, got {reported:.0f} and {untracked:.0f}")
     if calls == 0:
         fail("no TLS library call of a refused stream was counted as not copied")
-    if kernel == 0 and (reported % ROUNDS or untracked % ROUNDS):
-        fail(f"each connection's {ROUNDS} requests should be all reported or all untracked: "
-             f"{reported:.0f} reported, {untracked:.0f} untracked")
+    refused = TLS_CONNECTIONS - TABLE
+    if kernel == 0 and (reported != TABLE * ROUNDS or untracked != refused * ROUNDS):
+        fail(f"{TLS_CONNECTIONS} TLS connections on a table of {TABLE}: expected "
+             f"{TABLE * ROUNDS} requests reported and {refused * ROUNDS} untracked, got "
+             f"{reported:.0f} and {untracked:.0f}")
+    if reported == 0 or untracked == 0:
+        fail(f"expected some requests reported and some untracked: {reported:.0f}, "
+             f"{untracked:.0f}")
     print(f"TLS: {TLS_CONNECTIONS} connections, {reported / ROUNDS:.0f} parsed, "
           f"{untracked / ROUNDS:.0f} refused")
 
@@ -197,8 +200,16 @@ def go(running, directory):
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(TABLE)]
         wait_until(lambda: (value(running.samples(), "infrared_tracked_connections") or 0)
                    >= TABLE, 20, f"{TABLE} idle connections tracked")
-        before = running.samples()
         client = HttpsClient("go", lambda count, url: [go_binary, str(count), url])
+        # A first run has the agent attach to the new executable (the calls a program
+        # makes before that are not seen: see the README's TLS limits); the counted
+        # run comes after, covered from its first call.
+        client.run(1, server.url("/go.html"), 100)
+        wait_until(lambda: any(v >= 1 for _, _, v in find(running.samples(),
+                                                          "infrared_tls_libraries", kind="go")),
+                   20, "the agent's probes on the Go client")
+        time.sleep(0.5)  # the first run's request, counted or not, before the books open
+        before = running.samples()
         client.run(GO_REQUESTS, server.url("/go.html"), 100)
 
         def reported_of(samples):

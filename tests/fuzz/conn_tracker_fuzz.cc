@@ -8,6 +8,7 @@
 //  - an exchange belongs to the connection of the event being handled, has a
 //    role, and never comes from a connection the tracker decided is not HTTP;
 //  - a connection is decided not HTTP at most once;
+//  - a TLS socket notice forgets a connection not yet decided, and only such;
 //  - only a connection refused a place (table_full) is counted only, and
 //    requests are counted as untracked only from its data;
 //  - captured bodies stay within the capture limit and their declared size.
@@ -17,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -43,6 +45,7 @@ using infrared::net::OpenEvent;
 using infrared::net::Role;
 using infrared::net::SockDecodeError;
 using infrared::net::SockEvent;
+using infrared::net::TlsSocketEvent;
 using infrared::net::TrackerLimits;
 
 constexpr std::size_t kMaxConnections = 8;
@@ -74,8 +77,11 @@ constexpr std::array<std::string_view, 14> kFragments = {
     "PUT /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
 };
 
-void Check(bool condition) {
-  if (!condition) std::abort();
+// Aborts naming the line of the invariant that failed.
+void Check(bool condition, int line = __builtin_LINE()) {
+  if (condition) return;
+  std::fprintf(stderr, "conn_tracker_fuzz.cc:%d: invariant failed\n", line);
+  std::abort();
 }
 
 // What the harness knows of each connection, mirrored from the events it
@@ -84,6 +90,7 @@ struct Known {
   bool tracked = false;      // in the tracker's table
   bool not_http = false;     // the tracker decided it is not HTTP
   bool role_checked = true;  // false after a second open rewrote its role
+  bool http = false;         // the tracker decided it carries HTTP
   std::uint64_t last_seen = 0;
 };
 
@@ -259,11 +266,17 @@ struct Harness {
       tracker.OnOpen(*open);
       Track(known, open->timestamp_ns);
     } else if (const auto* data = std::get_if<DataEvent>(&event)) {
+      const std::uint64_t decided = tracker.counts().http_connections;
       tracker.OnData(*data);
       Track(known, data->timestamp_ns);
+      if (tracker.counts().http_connections > decided) known.http = true;
     } else if (const auto* close = std::get_if<CloseEvent>(&event)) {
       tracker.OnClose(*close);
       known = Known{};
+    } else if (const auto* tls = std::get_if<TlsSocketEvent>(&event)) {
+      // Forgotten unless decided, HTTP or not.
+      tracker.OnTlsSocket(*tls);
+      if (!known.http && !known.not_http) known = Known{};
     }
     Check(!model.table_full);  // every table-full drop came with its CountOnly
     Check(tracker.Size() <= kMaxConnections);
@@ -315,6 +328,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         record = DataRecord(input, index, now);
         break;
       case 8: {
+        if (input.ConsumeIntegralInRange<int>(0, 3) == 0) {  // a TLS socket notice
+          record = Header(INFRARED_SOCK_TLS_SOCKET, index, now);
+          break;
+        }
         infrared_sock_close_event close{};
         const std::vector<unsigned char> header = Header(INFRARED_SOCK_CLOSE, index, now);
         std::memcpy(&close.header, header.data(), header.size());

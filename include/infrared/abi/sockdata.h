@@ -20,6 +20,9 @@ enum infrared_sock_event_type {
   INFRARED_SOCK_DATA = 2,  /* bytes written to or read from it */
   INFRARED_SOCK_CLOSE = 3, /* its fd was closed (a TLS stream: SSL_shutdown, SSL_free, Close) */
   INFRARED_SOCK_LIBRARY = 4, /* a process mapped a file named like a TLS library (libssl.so*) */
+  /* the connection's bytes are TLS records: not copied, its plaintext comes
+   * as a TLS stream's (the agent need not follow it) */
+  INFRARED_SOCK_TLS_SOCKET = 5,
 };
 
 /* The fd in the id of a TLS stream. A TLS stream is keyed by (pid, SSL* or Go
@@ -100,6 +103,11 @@ struct infrared_sock_close_event {
 
 /* header.conn.pid mapped a file named like a TLS library, executable. */
 struct infrared_sock_library_event {
+  struct infrared_sock_header header;
+};
+
+/* header.conn carries TLS records (INFRARED_SOCK_TLS_SOCKET). */
+struct infrared_sock_tls_socket_event {
   struct infrared_sock_header header;
 };
 

@@ -424,6 +424,48 @@ TEST_F(ConnTrackerTest, TableFullDropsAndCountsOnlyNewConnections) {
   EXPECT_THAT(Targets(), ElementsAre("/a", "/c"));
 }
 
+// A connection the kernel found to carry TLS records gives its place up (to
+// its TLS stream); one already decided HTTP keeps it.
+TEST_F(ConnTrackerTest, TlsSocketsGiveTheirPlaceUp) {
+  TrackerLimits limits;
+  limits.max_connections = 2;
+  Reset(limits);
+  const ConnId tls_socket{1, 3, 1};
+  const ConnId http{1, 4, 1};
+  const ConnId stream{1, INFRARED_TLS_FD, 7};
+  Open(tls_socket, Role::kServer);
+  Open(http, Role::kServer);
+  Call(http, Direction::kIngress, Get("/h"), 10);
+  EXPECT_EQ(tracker_->Size(), 2u);
+  tracker_->OnTlsSocket(TlsSocketEvent{tls_socket, 20});
+  tracker_->OnTlsSocket(TlsSocketEvent{http, 20});
+  EXPECT_EQ(tracker_->Size(), 1u);
+  Open(stream, Role::kServer, 30);
+  Call(stream, Direction::kIngress, Get("/s"), 31);
+  Call(stream, Direction::kEgress, Ok("s"), 32);
+  Call(http, Direction::kEgress, Ok("h"), 33);
+  EXPECT_THAT(Targets(), ElementsAre("/s", "/h"));
+  EXPECT_THAT(drops_, IsEmpty());
+  // Its close, later, finds nothing to do.
+  Close(tls_socket, 40);
+  EXPECT_EQ(tracker_->Size(), 2u);
+}
+
+// A TLS socket notice is not traffic: a connection it leaves in place still
+// goes idle from its last bytes.
+TEST_F(ConnTrackerTest, TlsSocketNoticeKeepsIdleTime) {
+  TrackerLimits limits;
+  limits.idle_ns = 100;
+  Reset(limits);
+  const ConnId http{1, 4, 1};
+  Open(http, Role::kServer, 5);
+  Call(http, Direction::kIngress, Get("/h"), 10);
+  tracker_->OnTlsSocket(TlsSocketEvent{http, 105});
+  EXPECT_EQ(tracker_->Size(), 1u);
+  tracker_->Expire(115);
+  EXPECT_EQ(tracker_->Size(), 0u);
+}
+
 // The requests of a connection refused a place that the kernel copied before
 // it heard are counted (the kernel counts the rest).
 TEST_F(ConnTrackerTest, RequestsOfRefusedConnectionsAreCounted) {

@@ -156,6 +156,15 @@ TEST(DecodeSockEventTest, LibraryEventNamesTheProcess) {
   EXPECT_EQ(std::get<LibraryEvent>(event).timestamp_ns, 987654321u);
 }
 
+TEST(DecodeSockEventTest, TlsSocketEventNamesTheConnection) {
+  infrared_sock_tls_socket_event raw{};
+  raw.header = Header(INFRARED_SOCK_TLS_SOCKET);
+  const SockEvent event = Decode(Bytes(raw));
+  ASSERT_TRUE(std::holds_alternative<TlsSocketEvent>(event));
+  ExpectConn(std::get<TlsSocketEvent>(event).conn);
+  EXPECT_EQ(std::get<TlsSocketEvent>(event).timestamp_ns, 987654321u);
+}
+
 struct DataCase {
   const char* name;
   std::size_t captured;
@@ -287,7 +296,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"BadDirection", DataRecord("hello", 0, 5, INFRARED_SOCK_LAST, 3),
        SockDecodeError::kBadDirection},
       {"TypeZero", Bytes(infrared_sock_close_event{Header(0), {}}), SockDecodeError::kUnknownType},
-      {"TypeFive", Bytes(infrared_sock_close_event{Header(5), {}}), SockDecodeError::kUnknownType},
+      {"TypeSix", Bytes(infrared_sock_close_event{Header(6), {}}), SockDecodeError::kUnknownType},
   };
 }
 
