@@ -152,11 +152,12 @@ static __always_inline void return_call(struct tls_call_key *key, long ret) {
   struct infrared_tls_stream *stream = stream_of(key->tgid, call.stream, &call, true);
   if (!stream)
     return;
-  /* A read that blocked across the decision entered before the flag was set. */
+  /* No room for it in the agent: counted, not copied. */
   if (stream->flags & INFRARED_CONN_COUNT) {
     count_unparsed((const void *)call.buffer, bytes);
     return;
   }
+  /* A read that blocked across the decision entered before the flag was set. */
   if (stream->flags & INFRARED_CONN_SKIP) {
     bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     return;

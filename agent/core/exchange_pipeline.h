@@ -63,7 +63,8 @@ class ExchangePipeline {
   explicit ExchangePipeline(Dependencies deps);
 
   Dependencies deps_;
-  // infrared_events_total{source="sock_open"|"sock_data"|"sock_close"|"sock_library"}.
+  // infrared_events_total{source="sock_open"|"sock_data"|"sock_close"|"sock_library"|
+  // "sock_tls_socket"}.
   enum { kOpen, kData, kClose, kLibrary, kTlsSocket };
   std::array<telemetry::Counter*, 5> sock_events_{};
   std::unique_ptr<semantics::GenAiObserver> genai_;

@@ -1,7 +1,7 @@
 """Loss accounting past the connection table (http.max_connections at 64, its smallest):
 connections refused a place (conn_tracker/table_full) are not copied, and the kernel,
-told so, counts each request their calls begin, which their closes hand on as
-conn_tracker/request_untracked. A copy of nginx (named so that only it is captured)
+told so, counts each request their calls begin, which the agent reads after each drain
+as conn_tracker/request_untracked. A copy of nginx (named so that only it is captured)
 serves ROUTE; after ROUNDS requests on every connection and the closes:
 
     sent == reported (http_server_request_duration_seconds_count)
