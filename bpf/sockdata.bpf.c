@@ -436,6 +436,12 @@ int set_flags(struct infrared_flag_request *request) {
   __u32 *flags = 0;
   if (request->tls) {
     struct infrared_tls_stream_key key = request->tls_key;
+    if (!key.stream) { /* the agent does not know it: found by (pid, generation) */
+      struct tls_stream_id id = {.pid = request->pid, .generation = request->generation};
+      struct infrared_tls_stream_key *known = bpf_map_lookup_elem(&tls_stream_keys, &id);
+      if (known)
+        key = *known;
+    }
     struct infrared_tls_stream *stream = bpf_map_lookup_elem(&tls_streams, &key);
     if (stream && stream->generation == request->generation)
       flags = &stream->flags;

@@ -36,6 +36,9 @@ static __always_inline struct infrared_tls_stream *stream_of(__u32 tgid, __u64 p
     stream = bpf_map_lookup_elem(&tls_streams, &key);
     if (!stream)
       return 0;
+    /* Without it, the agent finds the stream by walking tls_streams. */
+    struct tls_stream_id id = {.pid = tgid, .generation = made.generation};
+    bpf_map_update_elem(&tls_stream_keys, &id, &key, BPF_ANY);
   }
   if (stream->fd >= 0)
     return stream;
@@ -65,6 +68,8 @@ static __always_inline void close_stream(__u64 pointer) {
   __u64 generation = stream->generation;
   struct infrared_stream_loss loss[2] = {stream->loss[0], stream->loss[1]};
   bpf_map_delete_elem(&tls_streams, &key);
+  struct tls_stream_id id = {.pid = tgid, .generation = generation};
+  bpf_map_delete_elem(&tls_stream_keys, &id);
   emit_close(tgid, INFRARED_TLS_FD, generation, loss);
 }
 

@@ -237,15 +237,18 @@ bool SockProbes::OrFlags(infrared_flag_request& request) {
 }
 
 // The kernel keys TLS streams by the library's object, which userspace never
-// learns: the stream is found by its generation, walking the map. A walk
-// remembers every stream it meets, so that the next streams to flag (an
-// HTTP/2 client's many TLS connections, say) are found without another.
+// learns: set_flags finds the stream by (pid, generation) in an index the
+// kernel keeps (tls_stream_keys). Where that fails (no syscall programs, or an
+// index entry evicted), the stream is found by walking the map; a walk
+// remembers every stream it meets, so that the next streams to flag are found
+// without another.
 bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
   const int fd = bpf_map__fd(skeleton_->maps.tls_streams);
   auto apply = [&](const infrared_tls_stream_key& key) {
     if (key.pid != conn.pid) return false;
     infrared_flag_request request{};
     request.generation = conn.generation;
+    request.pid = conn.pid;
     request.tls_key = key;
     request.tls = 1;
     request.flags = flag;
@@ -254,6 +257,10 @@ bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
   if (auto it = tls_keys_.find(conn.generation); it != tls_keys_.end() && apply(it->second)) {
     return true;
   }
+  infrared_tls_stream_key unknown{};  // stream 0: set_flags looks it up in its index
+  unknown.pid = conn.pid;
+  if (apply(unknown)) return true;
+  ++tls_walks_;
   if (tls_keys_.size() >= bpf_map__max_entries(skeleton_->maps.tls_streams)) tls_keys_.clear();
   infrared_tls_stream_key key{};
   infrared_tls_stream_key next{};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -70,6 +71,9 @@ class SockProbes {
   std::array<std::uint64_t, INFRARED_SOCK_DROP_COUNT> Drops() const;
   std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> Counters() const;
   std::uint64_t Counter(infrared_sock_counter counter) const;
+  // Walks of the kernel's TLS stream map to find a stream to flag: each costs
+  // two syscalls a stream, taken only when the kernel's index misses one.
+  std::uint64_t TlsStreamWalks() const { return tls_walks_.load(); }
 
  private:
   SockProbes(sockdata_bpf* skeleton, RecordFn on_record);
@@ -87,6 +91,7 @@ class SockProbes {
   std::vector<bpf_link**> links_;
   // TLS streams met by map walks, by generation (bounded by the map's size).
   std::unordered_map<std::uint64_t, infrared_tls_stream_key> tls_keys_;
+  std::atomic<std::uint64_t> tls_walks_{0};
 };
 
 }  // namespace infrared::loader

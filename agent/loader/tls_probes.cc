@@ -21,7 +21,8 @@ namespace {
 constexpr const char* kSharedMaps[] = {"sock_events",     "selected",    "sock_drops",
                                        "sock_counters",   "tls_calls",   "tls_threads",
                                        "tls_last_socket", "tls_streams", "capture_limits",
-                                       "unwoken_bytes",    "parked_closes",  "parked_opens"};
+                                       "unwoken_bytes",    "parked_closes",  "parked_opens",
+                                       "tls_stream_keys"};
 
 // Linux 6.6's multi-uprobe link; Debian 12's <linux/bpf.h> predates it.
 constexpr std::uint32_t kTraceUprobeMulti = 48;  // enum bpf_attach_type

@@ -161,6 +161,22 @@ struct {
   __type(value, struct infrared_tls_stream);
 } tls_streams SEC(".maps");
 
+/* A TLS stream's key by its (pid, generation), which is all the agent knows of
+ * it: set_flags finds the stream to flag through it, where the agent would
+ * otherwise walk tls_streams (two syscalls a stream) for every new one. */
+struct tls_stream_id {
+  __u32 pid;
+  __u32 reserved;
+  __u64 generation;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct tls_stream_id);
+  __type(value, struct infrared_tls_stream_key);
+} tls_stream_keys SEC(".maps");
+
 /* --- small helpers ------------------------------------------------------------- */
 
 static __always_inline void bump(void *map, __u32 index) {

@@ -3,8 +3,10 @@
 A Python process makes a TLS connection to itself (self-signed certificate) and
 sends 30 binary frames, each echoed back. The agent's tracker gives a TLS stream
 whose role it cannot know 8 calls to start an HTTP message, then decides "not
-HTTP" and flags the stream in the kernel (found by walking the TLS stream map),
-which stops copying its plaintext at the TLS library calls. The process sends 10
+HTTP" and flags the stream in the kernel, which stops copying its plaintext at the
+TLS library calls. The kernel finds the stream by its (pid, generation) in an index of
+its own: the agent never walks the TLS stream map (infrared_tls_stream_walks_total
+stays 0). The process sends 10
 frames, waits until the agent has decided about both ends (client and server),
 then sends 30 more: their 120 TLS calls (a write and a read on each end per
 frame) are all skipped in the kernel. The agent captures python3 only.
@@ -61,7 +63,8 @@ def totals(running):
                    if n == name and all(l.get(k) == want for k, want in labels.items()))
     return (value("infrared_http_connections_total", verdict="not_http"),
             value("infrared_capture_skipped_calls_total", reason="not_http"),
-            value("infrared_tls_calls_total"))
+            value("infrared_tls_calls_total"),
+            value("infrared_tls_stream_walks_total"))
 
 
 def main():
@@ -88,6 +91,9 @@ def main():
                        "the 120 later TLS calls skipped in the kernel")
             # Other python3 processes on the host (parallel tests) may add to
             # these counters: both are checked as lower bounds.
+            if grown()[3] != 0:
+                fail(f"the agent walked the TLS stream map {grown()[3]:g} times to flag two "
+                     f"streams the kernel's index knows")
             print(f"2 TLS streams found not HTTP; the 120 TLS calls after that were skipped "
                   f"in the kernel (+{grown()[1] - decided[1]:g} skipped)")
     print("1 passed, 0 failed")

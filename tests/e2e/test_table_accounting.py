@@ -176,6 +176,10 @@ def tls(running, directory):
     untracked = dropped["request_untracked"]
     if calls == 0:
         fail("no TLS library call of a refused stream was counted as not copied")
+    walks = (value(running.samples(), "infrared_tls_stream_walks_total") or 0)
+    if walks:
+        fail(f"the agent walked the TLS stream map {walks:g} times: the kernel's index of "
+             f"streams should have found the refused ones")
     refused = TLS_CONNECTIONS - TABLE
     if kernel == 0 and (reported != TABLE * ROUNDS or untracked != refused * ROUNDS):
         fail(f"{TLS_CONNECTIONS} TLS connections on a table of {TABLE}: expected "
