@@ -183,16 +183,6 @@ static __always_inline bool first_bytes(const struct io_args *args, __u8 *out, _
   return bpf_probe_read_user(out, size, start) == 0;
 }
 
-/* A call on a connection the agent has no room for (INFRARED_CONN_COUNT), not
- * copied: counted, and counted as a request when it begins one. */
-static __always_inline void count_unparsed_call(const struct io_args *args, long ret) {
-  bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
-  __u8 head[8];
-  if (ret >= (long)sizeof(head) && first_bytes(args, head, sizeof(head)) &&
-      request_start((const char *)head, sizeof(head)))
-    bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_REQUESTS);
-}
-
 enum tls_verdict { TLS_NO, TLS_YES, TLS_NOT_YET };
 
 /* Whether a connection's first payload is a TLS record header: content type
@@ -320,7 +310,9 @@ static __always_inline void exit_io(long syscall, long ret) {
     if (info->flags & INFRARED_CONN_TLS) {
       bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
     } else if (info->flags & INFRARED_CONN_COUNT) {
-      count_unparsed_call(&args, ret);
+      __u8 head[8];
+      count_unparsed((const char *)head,
+                     ret >= (long)sizeof(head) && first_bytes(&args, head, sizeof(head)));
     } else {
       bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     }

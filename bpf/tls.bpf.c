@@ -159,7 +159,7 @@ static __always_inline void return_call(struct tls_call_key *key, long ret) {
     return;
   /* No room for it in the agent: counted, not copied. */
   if (stream->flags & INFRARED_CONN_COUNT) {
-    count_unparsed((const void *)call.buffer, bytes);
+    count_unparsed_buffer((const void *)call.buffer, bytes);
     return;
   }
   /* A read that blocked across the decision entered before the flag was set. */
@@ -254,7 +254,7 @@ int go_enter(struct pt_regs *ctx) {
     return 0;
   call->sent = 1;
   if (stream->flags & INFRARED_CONN_COUNT) { /* see enter_call */
-    count_unparsed((const void *)GO_ARG2(ctx), GO_ARG3(ctx));
+    count_unparsed_buffer((const void *)GO_ARG2(ctx), GO_ARG3(ctx));
     return 0;
   }
   send_plaintext(key.tgid, stream, GO_ARG2(ctx), GO_ARG3(ctx), INFRARED_DIR_EGRESS);

@@ -333,16 +333,19 @@ static __always_inline bool message_start(const char *data, __u64 size) {
   return request_start(data, size);
 }
 
-/* A call of `size` bytes from `start` on a connection or stream flagged
- * INFRARED_CONN_COUNT, not copied: counted, and counted as a request when it
- * begins one. */
-static __always_inline void count_unparsed(const void *start, __u64 size) {
+/* A call on a connection or stream flagged INFRARED_CONN_COUNT, not copied:
+ * counted, and counted as a request when its first 8 bytes, `head` (if it
+ * could be read), begin one. */
+static __always_inline void count_unparsed(const char head[8], bool readable) {
   bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_CALLS);
-  char head[8];
-  if (size < sizeof(head) || bpf_probe_read_user(head, sizeof(head), start))
-    return;
-  if (request_start(head, sizeof(head)))
+  if (readable && request_start(head, 8))
     bump(&sock_counters, INFRARED_SOCK_COUNT_UNTRACKED_REQUESTS);
+}
+
+/* count_unparsed for a call of `size` bytes from user memory at `start`. */
+static __always_inline void count_unparsed_buffer(const void *start, __u64 size) {
+  char head[8];
+  count_unparsed(head, size >= sizeof(head) && !bpf_probe_read_user(head, sizeof(head), start));
 }
 
 /* One step: start the next iovec, or send one chunk of the current one. */
