@@ -194,8 +194,8 @@ void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   counter("infrared_tls_calls", "TLS library calls whose plaintext was captured.",
           counters[INFRARED_SOCK_COUNT_TLS_DATA_CALLS]);
   counter("infrared_tls_stream_walks",
-          "Walks of the kernel's TLS stream map to find a stream to flag, where the kernel's "
-          "index of streams missed it (each costs two syscalls a live stream).",
+          "Walks of the kernel's TLS stream map to find a stream to flag, on kernels that "
+          "cannot run the agent's syscall program (each costs two syscalls a live stream).",
           probes_->TlsStreamWalks());
   counter("infrared_tls_socket_guesses",
           "TLS streams tied to their thread's last TLS socket call because the TLS call made no "

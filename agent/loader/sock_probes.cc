@@ -238,10 +238,10 @@ bool SockProbes::OrFlags(infrared_flag_request& request) {
 
 // The kernel keys TLS streams by the library's object, which userspace never
 // learns: set_flags finds the stream by (pid, generation) in an index the
-// kernel keeps (tls_stream_keys). Where that fails (no syscall programs, or an
-// index entry evicted), the stream is found by walking the map; a walk
-// remembers every stream it meets, so that the next streams to flag are found
-// without another.
+// kernel keeps (tls_stream_keys), and its answer stands (a miss is a stream
+// gone already). Without syscall programs (before Linux 5.14) the stream is
+// found by walking the map; a walk remembers every stream it meets, so that
+// the next streams to flag are found without another.
 bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
   const int fd = bpf_map__fd(skeleton_->maps.tls_streams);
   auto apply = [&](const infrared_tls_stream_key& key) {
@@ -257,9 +257,11 @@ bool SockProbes::SetTlsStreamFlag(const net::ConnId& conn, std::uint32_t flag) {
   if (auto it = tls_keys_.find(conn.generation); it != tls_keys_.end() && apply(it->second)) {
     return true;
   }
-  infrared_tls_stream_key unknown{};  // stream 0: set_flags looks it up in its index
-  unknown.pid = conn.pid;
-  if (apply(unknown)) return true;
+  if (bpf_program__fd(skeleton_->progs.set_flags) >= 0) {
+    infrared_tls_stream_key unknown{};  // stream 0: set_flags looks it up in its index
+    unknown.pid = conn.pid;
+    return apply(unknown);
+  }
   ++tls_walks_;
   if (tls_keys_.size() >= bpf_map__max_entries(skeleton_->maps.tls_streams)) tls_keys_.clear();
   infrared_tls_stream_key key{};

@@ -72,7 +72,7 @@ class SockProbes {
   std::array<std::uint64_t, INFRARED_SOCK_COUNT_MAX> Counters() const;
   std::uint64_t Counter(infrared_sock_counter counter) const;
   // Walks of the kernel's TLS stream map to find a stream to flag: each costs
-  // two syscalls a stream, taken only when the kernel's index misses one.
+  // two syscalls a stream, taken only without syscall programs (set_flags).
   std::uint64_t TlsStreamWalks() const { return tls_walks_.load(); }
 
  private:
