@@ -201,6 +201,28 @@ static __always_inline enum tls_verdict tls_verdict(const struct io_args *args, 
   return record_type && head[1] == 3 && head[2] <= 4 ? TLS_YES : TLS_NO;
 }
 
+/* Judges a connection by its first payload: true when it is TLS, or may be
+ * (the call is then passed over, counted as a TLS call); otherwise the
+ * connection is marked seen and the call goes on as plaintext. */
+static __always_inline bool first_payload_is_tls(struct conn_info *info,
+                                                 const struct io_args *args, long ret,
+                                                 __u32 tgid) {
+  switch (tls_verdict(args, ret)) {
+    case TLS_YES:
+      info->flags |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
+      note_tls_socket(args->fd, (struct sock *)info->sk, info->role);
+      bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
+      emit_tls_socket(tgid, args->fd, info->generation);
+      return true;
+    case TLS_NOT_YET:
+      bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
+      return true;
+    default:
+      info->flags |= INFRARED_CONN_SEEN;
+      return false;
+  }
+}
+
 /* A process mapping a file named libssl.so* executable: the agent looks for
  * the library in the process's maps and attaches to it if it is new. */
 static __always_inline void on_mmap(unsigned long prot, int fd) {
@@ -305,6 +327,12 @@ static __always_inline void exit_io(long syscall, long ret) {
   struct conn_info *info = conn_of(tgid, args.fd, file_of_fd(args.fd), INFRARED_ROLE_UNKNOWN, false);
   if (!info)
     return;
+  /* A connection refused a place in the agent's table before its first
+   * payload is still judged by it, so that a TLS one is known as such. */
+  if (!(info->flags & INFRARED_CONN_SEEN) &&
+      (!(info->flags & INFRARED_CONN_SKIP) || (info->flags & INFRARED_CONN_COUNT)) &&
+      first_payload_is_tls(info, &args, ret, tgid))
+    return;
   /* Skipped: decided while this call blocked, or counted (see enter_io). */
   if (info->flags & INFRARED_CONN_SKIP) {
     if (info->flags & INFRARED_CONN_TLS) {
@@ -317,21 +345,6 @@ static __always_inline void exit_io(long syscall, long ret) {
       bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
     }
     return;
-  }
-  if (!(info->flags & INFRARED_CONN_SEEN)) {
-    switch (tls_verdict(&args, ret)) {
-      case TLS_YES:
-        info->flags |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
-        note_tls_socket(args.fd, (struct sock *)info->sk, info->role);
-        bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
-        emit_tls_socket(tgid, args.fd, info->generation);
-        return;
-      case TLS_NOT_YET:
-        bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
-        return;
-      default:
-        info->flags |= INFRARED_CONN_SEEN;
-    }
   }
 
   struct copy_state state = {.total = ret, .budget = capture_budget(info->flags)};

@@ -13,11 +13,13 @@ serves ROUTE; after ROUNDS requests on every connection and the closes:
   64 and refuses 32 before any request flows. With the ring buffer never full, the split
   is exact: the 64 connections' requests reported, the 32's counted as untracked, and
   their reads and writes counted as not copied (skipped_calls{reason="table_full"}).
-- TLS (the plaintext from the libssl uprobes), 80 connections, each opened and sent its
-  first request in turn: a socket gives its place up once the kernel sees TLS records
-  on it (sock_tls_socket events), and a stream takes one when it first carries data,
-  so the first 64 streams are parsed and the last 16 refused: exactly so when the ring
-  buffer never filled.
+- TLS (the plaintext from the libssl uprobes), 80 connections opened at once, so that
+  the agent refuses the last 16 sockets before their first byte, then each given its
+  handshake and first request in turn: a socket gives its place up once the kernel sees
+  TLS records on it (sock_tls_socket events), and a stream takes one when it first
+  carries data, so the first 64 streams are parsed and the last 16 refused: exactly so
+  when the ring buffer never filled. The kernel judges the refused sockets by their
+  first bytes all the same: one notice for each of the 80.
 - Go's crypto/tls, a client: with the table full of idle connections, every request of
   a Go program that exits without closing its connection is counted as untracked."""
 import contextlib
@@ -81,6 +83,11 @@ def drops(samples, reason):
 
 def uncopied(samples):
     return value(samples, "infrared_capture_skipped_calls_total", reason="table_full") or 0
+
+
+def notices_of(samples):
+    """Connections the kernel found to carry TLS records."""
+    return value(samples, "infrared_events_total", source="sock_tls_socket") or 0
 
 
 def served(samples):
@@ -167,12 +174,18 @@ def tls(running, directory):
                                                           kind="openssl")),
                    20, "the agent's probes on libssl")
         before = running.samples()
+        refused = TLS_CONNECTIONS - TABLE
+        plain_socks = [socket.create_connection(("127.0.0.1", port))
+                       for _ in range(TLS_CONNECTIONS)]
+        wait_until(lambda: drops(running.samples(), "table_full") - drops(before, "table_full")
+                   >= refused, 20, f"{refused} sockets refused a place before their first byte")
         socks = []
-        for index in range(TLS_CONNECTIONS):
-            socks.append(context.wrap_socket(socket.create_connection(("127.0.0.1", port))))
+        for index, sock in enumerate(plain_socks):
+            socks.append(context.wrap_socket(sock))
             request(socks[-1], index)
         sent = finish(socks, ROUNDS - 1, TLS_CONNECTIONS)
         reported, dropped, kernel, calls = settle(running, before, sent)
+        notices = notices_of(running.samples()) - notices_of(before)
     untracked = dropped["request_untracked"]
     if calls == 0:
         fail("no TLS library call of a refused stream was counted as not copied")
@@ -180,7 +193,9 @@ def tls(running, directory):
     if walks:
         fail(f"the agent walked the TLS stream map {walks:g} times: the kernel's index of "
              f"streams should have found the refused ones")
-    refused = TLS_CONNECTIONS - TABLE
+    if kernel == 0 and notices != TLS_CONNECTIONS:
+        fail(f"{notices:g} sockets found to carry TLS, not all {TLS_CONNECTIONS}: the kernel "
+             f"did not judge the sockets refused before their first byte")
     if kernel == 0 and (reported != TABLE * ROUNDS or untracked != refused * ROUNDS):
         fail(f"{TLS_CONNECTIONS} TLS connections on a table of {TABLE}: expected "
              f"{TABLE * ROUNDS} requests reported and {refused * ROUNDS} untracked, got "
