@@ -61,10 +61,16 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
     return it->second.get();
   }
   if (!create) return nullptr;
+  if (auto refused = refused_.find(id); refused != refused_.end()) {
+    refused->second = timestamp_ns;
+    on_drop_("table_full", 1);
+    return nullptr;
+  }
   if (connections_.size() >= limits_.max_connections) {
     on_drop_("table_full", 1);
     ++counts_.refused_connections;
     decisions_.CountOnly(id);  // nobody would parse its bytes: do not copy them
+    if (refused_.size() < limits_.max_connections) refused_.emplace(id, timestamp_ns);
     return nullptr;
   }
   auto connection = std::make_unique<Connection>(limits_.parser);
@@ -224,7 +230,10 @@ void ConnTracker::Flush(Connection& connection) {
 
 void ConnTracker::OnClose(const CloseEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, false);
-  if (!connection) return;
+  if (!connection) {
+    refused_.erase(event.conn);
+    return;
+  }
   // A connection whose every call was lost is still told by its close (the
   // kernel saw it open, so its role is known).
   const bool undecided_known = connection->state == Connection::State::kDeciding &&
@@ -243,6 +252,7 @@ void ConnTracker::OnClose(const CloseEvent& event) {
 
 void ConnTracker::OnTlsSocket(const TlsSocketEvent& event) {
   // Not traffic: a connection kept stays as idle as it was.
+  refused_.erase(event.conn);  // its records will not come
   auto it = connections_.find(event.conn);
   if (it != connections_.end() && it->second->state == Connection::State::kDeciding) {
     Forget(event.conn);
@@ -261,6 +271,8 @@ void ConnTracker::Expire(std::uint64_t now_ns) {
     }
     Forget(id);
   }
+  std::erase_if(refused_,
+                [&](const auto& entry) { return now_ns > entry.second + limits_.idle_ns; });
 }
 
 void ConnTracker::Forget(const ConnId& id) {

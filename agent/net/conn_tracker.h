@@ -75,6 +75,9 @@ class ConnTracker {
   void Expire(std::uint64_t now_ns);
 
   std::size_t Size() const { return connections_.size(); }
+  // Connections refused a place and remembered as such until they close, are
+  // found to carry TLS or go idle (at most max_connections of them).
+  std::size_t Refused() const { return refused_.size(); }
 
   // What the tracker decided and what its parsers could not read.
   struct Counts {
@@ -105,6 +108,10 @@ class ConnTracker {
   ConnDecisions& decisions_;
   DropFn on_drop_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>, ConnIdHash> connections_;
+  // Refused connections and their last activity: one refused stays refused, so
+  // the kernel, told once, counts all of its requests, even when a place frees
+  // up while its earlier records are still on their way.
+  std::unordered_map<ConnId, std::uint64_t, ConnIdHash> refused_;
   Counts counts_;
 };
 

@@ -9,8 +9,10 @@
 //    role, and never comes from a connection the tracker decided is not HTTP;
 //  - a connection is decided not HTTP at most once;
 //  - a TLS socket notice forgets a connection not yet decided, and only such;
-//  - only a connection refused a place (table_full) is counted only, and
-//    requests are counted as untracked only from its data;
+//  - only a connection refused a place (table_full) is counted only, once,
+//    and stays refused (never tracked, never counted only again) until it
+//    closes, is found to carry TLS or goes idle; requests are counted as
+//    untracked only from the data of a refused connection;
 //  - captured bodies stay within the capture limit and their declared size.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -91,6 +93,7 @@ struct Known {
   bool not_http = false;     // the tracker decided it is not HTTP
   bool role_checked = true;  // false after a second open rewrote its role
   bool http = false;         // the tracker decided it carries HTTP
+  bool refused = false;      // refused a place, and remembered so
   std::uint64_t last_seen = 0;
 };
 
@@ -103,6 +106,10 @@ struct Model {
   std::size_t Tracked() const {
     return static_cast<std::size_t>(std::count_if(
         known.begin(), known.end(), [](const auto& entry) { return entry.second.tracked; }));
+  }
+  std::size_t Refused() const {
+    return static_cast<std::size_t>(std::count_if(
+        known.begin(), known.end(), [](const auto& entry) { return entry.second.refused; }));
   }
 };
 
@@ -130,9 +137,12 @@ class Sink : public infrared::net::ExchangeSink {
 class Decisions : public infrared::net::ConnDecisions {
  public:
   explicit Decisions(Model& model) : model_(model) {}
-  // Only a connection refused a place is counted only, right after its drop.
+  // Only a connection refused a place is counted only, right after its first drop.
   void CountOnly(const ConnId& conn) override {
     Check(conn == model_.current && model_.table_full);
+    Known& known = model_.known[conn];
+    Check(!known.refused);
+    known.refused = true;
     model_.table_full = false;
     model_.refused = true;
   }
@@ -224,7 +234,15 @@ struct Harness {
   Decisions decisions{model};
   ConnTracker tracker{Limits(), sink, decisions, [this](const char* reason, std::uint64_t count) {
                         Check(count > 0);
-                        if (std::strcmp(reason, "table_full") == 0) model.table_full = true;
+                        // A connection refused before is refused again without
+                        // a CountOnly; another awaits one.
+                        if (std::strcmp(reason, "table_full") == 0) {
+                          if (model.known[model.current].refused) {
+                            model.refused = true;
+                          } else {
+                            model.table_full = true;
+                          }
+                        }
                         // Requests are counted untracked from refused data.
                         if (std::strcmp(reason, "request_untracked") == 0) {
                           Check(model.refused);
@@ -274,30 +292,35 @@ struct Harness {
       tracker.OnClose(*close);
       known = Known{};
     } else if (const auto* tls = std::get_if<TlsSocketEvent>(&event)) {
-      // Forgotten unless decided, HTTP or not.
+      // Forgotten unless decided, HTTP or not; a refused one too.
       tracker.OnTlsSocket(*tls);
       if (!known.http && !known.not_http) known = Known{};
     }
-    Check(!model.table_full);  // every table-full drop came with its CountOnly
+    Check(!model.table_full);  // every first table-full drop came with its CountOnly
     Check(tracker.Size() <= kMaxConnections);
     Check(tracker.Size() == model.Tracked());
+    // (Refused connections are at most kIds - kMaxConnections here: the tracker's
+    // bound on them, max_connections, is never reached, so each is remembered.)
+    Check(tracker.Refused() == model.Refused());
   }
 
   void Track(Known& known, std::uint64_t ts) {
+    known.last_seen = ts;
     if (model.refused) {
-      Check(!known.tracked && tracker.Size() == kMaxConnections);
+      Check(!known.tracked && known.refused);
       return;
     }
+    Check(!known.refused);  // a refused connection never finds a place
     known.tracked = true;
-    known.last_seen = ts;
   }
 
   void Expire(std::uint64_t now) {
     tracker.Expire(now);
     for (auto& [id, known] : model.known) {
-      if (known.tracked && now > known.last_seen + kIdleNs) known = Known{};
+      if ((known.tracked || known.refused) && now > known.last_seen + kIdleNs) known = Known{};
     }
     Check(tracker.Size() == model.Tracked());
+    Check(tracker.Refused() == model.Refused());
   }
 };
 

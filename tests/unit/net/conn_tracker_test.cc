@@ -416,12 +416,55 @@ TEST_F(ConnTrackerTest, TableFullDropsAndCountsOnlyNewConnections) {
   EXPECT_EQ(tracker_->Size(), 2u);
   EXPECT_THAT(decisions_.counted_only, ::testing::Each(c));
 
-  // Room again after a close.
+  // Room again after a close, but not for the connection refused: the kernel,
+  // told once, counts its requests to its end.
   Close(b, 30);
-  Open(c, Role::kClient, 40);
   Call(c, Direction::kEgress, Get("/c"), 40);
   Call(c, Direction::kIngress, Ok("c"), 50);
-  EXPECT_THAT(Targets(), ElementsAre("/a", "/c"));
+  EXPECT_THAT(decisions_.counted_only, ElementsAre(c));
+  EXPECT_EQ(tracker_->counts().refused_connections, 1u);
+  const ConnId d{1, 6, 1};
+  Open(d, Role::kClient, 60);
+  Call(d, Direction::kEgress, Get("/d"), 60);
+  Call(d, Direction::kIngress, Ok("d"), 70);
+  EXPECT_THAT(Targets(), ElementsAre("/a", "/d"));
+  EXPECT_EQ(Dropped("table_full"), 3u);  // its open, request and response
+  EXPECT_EQ(Dropped("request_untracked"), 1u);
+}
+
+// A refused connection is remembered until it closes, is found to carry TLS or
+// goes idle, and at most max_connections of them: one past those may find a
+// place later, as before.
+TEST_F(ConnTrackerTest, RefusedConnectionsAreRememberedBoundedly) {
+  TrackerLimits limits;
+  limits.max_connections = 2;
+  limits.idle_ns = 100;
+  Reset(limits);
+  const ConnId a{1, 3, 1};
+  const ConnId b{1, 4, 1};
+  const ConnId closes{1, 5, 1};
+  const ConnId tls{1, 6, 1};
+  const ConnId idle{1, 7, 1};
+  Open(a, Role::kClient, 1);
+  Open(b, Role::kClient, 1);
+  Open(closes, Role::kClient, 2);
+  Open(tls, Role::kClient, 3);
+  Open(idle, Role::kClient, 4);  // past the bound: not remembered
+  EXPECT_EQ(tracker_->Refused(), 2u);
+  EXPECT_THAT(decisions_.counted_only, ElementsAre(closes, tls, idle));
+  Close(closes, 5);
+  EXPECT_EQ(tracker_->Refused(), 1u);
+  tracker_->OnTlsSocket(TlsSocketEvent{tls, 6});
+  EXPECT_EQ(tracker_->Refused(), 0u);
+  Open(idle, Role::kClient, 7);  // refused again, remembered now
+  EXPECT_EQ(tracker_->Refused(), 1u);
+  EXPECT_THAT(decisions_.counted_only, ElementsAre(closes, tls, idle, idle));
+  Call(idle, Direction::kEgress, Get("/i"), 50);
+  tracker_->Expire(150);  // 100 after its last record: still remembered
+  EXPECT_EQ(tracker_->Refused(), 1u);
+  EXPECT_EQ(tracker_->Size(), 0u);  // a and b went idle
+  tracker_->Expire(151);
+  EXPECT_EQ(tracker_->Refused(), 0u);
 }
 
 // A connection the kernel found to carry TLS records gives its place up (to
@@ -484,7 +527,7 @@ TEST_F(ConnTrackerTest, RequestsOfRefusedConnectionsAreCounted) {
   Event(refused, Direction::kIngress, request.substr(4), 4, request.size(), true, 12);
   EXPECT_EQ(Dropped("request_untracked"), 1u);
   EXPECT_EQ(Dropped("table_full"), 4u);  // the open and each event
-  EXPECT_EQ(tracker_->counts().refused_connections, 4u);
+  EXPECT_EQ(tracker_->counts().refused_connections, 1u);  // told to the kernel once
   Close(refused, 20);
   EXPECT_THAT(sink_.exchanges, IsEmpty());
   // The tracked connection carries on.
