@@ -1,6 +1,7 @@
 #include "agent/net/conn_tracker.h"
 
 #include <algorithm>
+#include <bit>
 #include <utility>
 
 #include "agent/protocols/http1/parse.h"
@@ -62,15 +63,22 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
   }
   if (!create) return nullptr;
   if (auto refused = refused_.find(id); refused != refused_.end()) {
-    refused->second = timestamp_ns;
+    RefusedConnection& known = refused->second;
+    known.last_activity_ns = timestamp_ns;
     on_drop_("table_full", 1);
+    // Records copied before the kernel heard are expected; told again at the
+    // 2nd, 4th, 8th... of them, a flag the kernel's own write of the entry
+    // overwrote (a race at the first payload) is set again.
+    if (std::has_single_bit(++known.records)) decisions_.CountOnly(id);
     return nullptr;
   }
   if (connections_.size() >= limits_.max_connections) {
     on_drop_("table_full", 1);
     ++counts_.refused_connections;
     decisions_.CountOnly(id);  // nobody would parse its bytes: do not copy them
-    if (refused_.size() < limits_.max_connections) refused_.emplace(id, timestamp_ns);
+    if (refused_.size() < limits_.max_connections) {
+      refused_.emplace(id, RefusedConnection{timestamp_ns, 1});
+    }
     return nullptr;
   }
   auto connection = std::make_unique<Connection>(limits_.parser);
@@ -271,8 +279,9 @@ void ConnTracker::Expire(std::uint64_t now_ns) {
     }
     Forget(id);
   }
-  std::erase_if(refused_,
-                [&](const auto& entry) { return now_ns > entry.second + limits_.idle_ns; });
+  std::erase_if(refused_, [&](const auto& entry) {
+    return now_ns > entry.second.last_activity_ns + limits_.idle_ns;
+  });
 }
 
 void ConnTracker::Forget(const ConnId& id) {

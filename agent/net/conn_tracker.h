@@ -108,10 +108,14 @@ class ConnTracker {
   ConnDecisions& decisions_;
   DropFn on_drop_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>, ConnIdHash> connections_;
-  // Refused connections and their last activity: one refused stays refused, so
-  // the kernel, told once, counts all of its requests, even when a place frees
-  // up while its earlier records are still on their way.
-  std::unordered_map<ConnId, std::uint64_t, ConnIdHash> refused_;
+  // Refused connections: one refused stays refused, so that the kernel, told,
+  // counts all of its requests, even when a place frees up while its earlier
+  // records are still on their way.
+  struct RefusedConnection {
+    std::uint64_t last_activity_ns = 0;
+    std::uint64_t records = 0;  // refused, the first included
+  };
+  std::unordered_map<ConnId, RefusedConnection, ConnIdHash> refused_;
   Counts counts_;
 };
 

@@ -9,10 +9,11 @@
 //    role, and never comes from a connection the tracker decided is not HTTP;
 //  - a connection is decided not HTTP at most once;
 //  - a TLS socket notice forgets a connection not yet decided, and only such;
-//  - only a connection refused a place (table_full) is counted only, once,
-//    and stays refused (never tracked, never counted only again) until it
-//    closes, is found to carry TLS or goes idle; requests are counted as
-//    untracked only from the data of a refused connection;
+//  - only a connection refused a place (table_full) is counted only; one the
+//    tracker remembers (at most max_connections) stays refused until it
+//    closes, is found to carry TLS or goes idle, and is counted only again
+//    at its 2nd, 4th, 8th... refused record and no other; requests are
+//    counted as untracked only from the data of a refused connection;
 //  - captured bodies stay within the capture limit and their declared size.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -94,6 +95,7 @@ struct Known {
   bool role_checked = true;  // false after a second open rewrote its role
   bool http = false;         // the tracker decided it carries HTTP
   bool refused = false;      // refused a place, and remembered so
+  std::uint64_t refused_records = 0;
   std::uint64_t last_seen = 0;
 };
 
@@ -137,12 +139,15 @@ class Sink : public infrared::net::ExchangeSink {
 class Decisions : public infrared::net::ConnDecisions {
  public:
   explicit Decisions(Model& model) : model_(model) {}
-  // Only a connection refused a place is counted only, right after its first drop.
+  // Only a connection refused a place is counted only, right after a drop
+  // that expects it: its first, or a remembered one's 2nd, 4th, 8th...
   void CountOnly(const ConnId& conn) override {
     Check(conn == model_.current && model_.table_full);
     Known& known = model_.known[conn];
-    Check(!known.refused);
-    known.refused = true;
+    if (!known.refused && model_.Refused() < kMaxConnections) {
+      known.refused = true;  // remembered, within the tracker's bound
+      known.refused_records = 1;
+    }
     model_.table_full = false;
     model_.refused = true;
   }
@@ -234,11 +239,15 @@ struct Harness {
   Decisions decisions{model};
   ConnTracker tracker{Limits(), sink, decisions, [this](const char* reason, std::uint64_t count) {
                         Check(count > 0);
-                        // A connection refused before is refused again without
-                        // a CountOnly; another awaits one.
+                        // A connection remembered as refused is refused again,
+                        // told again at its 2nd, 4th, 8th... refused record;
+                        // another awaits its CountOnly.
                         if (std::strcmp(reason, "table_full") == 0) {
-                          if (model.known[model.current].refused) {
+                          Known& known = model.known[model.current];
+                          if (known.refused) {
                             model.refused = true;
+                            const std::uint64_t records = ++known.refused_records;
+                            if ((records & (records - 1)) == 0) model.table_full = true;
                           } else {
                             model.table_full = true;
                           }
@@ -296,18 +305,16 @@ struct Harness {
       tracker.OnTlsSocket(*tls);
       if (!known.http && !known.not_http) known = Known{};
     }
-    Check(!model.table_full);  // every first table-full drop came with its CountOnly
+    Check(!model.table_full);  // every drop that expects a CountOnly came with it
     Check(tracker.Size() <= kMaxConnections);
     Check(tracker.Size() == model.Tracked());
-    // (Refused connections are at most kIds - kMaxConnections here: the tracker's
-    // bound on them, max_connections, is never reached, so each is remembered.)
     Check(tracker.Refused() == model.Refused());
   }
 
   void Track(Known& known, std::uint64_t ts) {
     known.last_seen = ts;
     if (model.refused) {
-      Check(!known.tracked && known.refused);
+      Check(!known.tracked);
       return;
     }
     Check(!known.refused);  // a refused connection never finds a place
