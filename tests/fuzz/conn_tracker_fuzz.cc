@@ -56,8 +56,10 @@ constexpr std::uint64_t kIdleNs = 1000;
 constexpr std::size_t kBodyCapture = 64;
 constexpr int kMaxSteps = 512;
 
-// Two pids, three fds, two generations: more ids than the table holds.
-constexpr int kIds = 12;
+// Two pids, three fds, four generations: more ids than the table holds, and
+// enough that the tracker's bound on refused connections (max_connections) is
+// reached too.
+constexpr int kIds = 24;
 ConnId IdOf(int index) {
   return ConnId{static_cast<std::uint32_t>(100 + index % 2), 3 + (index / 2) % 3,
                 static_cast<std::uint64_t>(1 + index / 6)};
