@@ -328,7 +328,8 @@ static __always_inline void exit_io(long syscall, long ret) {
   if (!info)
     return;
   /* A connection refused a place in the agent's table before its first
-   * payload is still judged by it, so that a TLS one is known as such. */
+   * payload is still judged by that payload, so that a TLS one is known as
+   * such. */
   if (!(info->flags & INFRARED_CONN_SEEN) &&
       (!(info->flags & INFRARED_CONN_SKIP) || (info->flags & INFRARED_CONN_COUNT)) &&
       first_payload_is_tls(info, &args, ret, tgid))

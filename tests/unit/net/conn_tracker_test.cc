@@ -417,7 +417,7 @@ TEST_F(ConnTrackerTest, TableFullDropsAndCountsOnlyNewConnections) {
   EXPECT_THAT(decisions_.counted_only, ::testing::Each(c));
 
   // Room again after a close, but not for the connection refused: the kernel,
-  // told once, counts its requests to its end.
+  // told, counts its requests to its end.
   Close(b, 30);
   Call(c, Direction::kEgress, Get("/c"), 40);
   Call(c, Direction::kIngress, Ok("c"), 50);
