@@ -327,12 +327,10 @@ static __always_inline void exit_io(long syscall, long ret) {
   struct conn_info *info = conn_of(tgid, args.fd, file_of_fd(args.fd), INFRARED_ROLE_UNKNOWN, false);
   if (!info)
     return;
-  /* A connection refused a place in the agent's table before its first
-   * payload is still judged by that payload, so that a TLS one is known as
-   * such. */
-  if (!(info->flags & INFRARED_CONN_SEEN) &&
-      (!(info->flags & INFRARED_CONN_SKIP) || (info->flags & INFRARED_CONN_COUNT)) &&
-      first_payload_is_tls(info, &args, ret, tgid))
+  /* Judged by its first payload whatever the agent flagged meanwhile (a
+   * connection refused a place before it, say), so that a TLS one is known
+   * as such. */
+  if (!(info->flags & INFRARED_CONN_SEEN) && first_payload_is_tls(info, &args, ret, tgid))
     return;
   /* Skipped: decided while this call blocked, or counted (see enter_io). */
   if (info->flags & INFRARED_CONN_SKIP) {
