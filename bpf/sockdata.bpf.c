@@ -34,9 +34,19 @@ struct conn_info {
   __u64 sk;   /* the sock, to notice an fd that now names another socket */
   __u64 file; /* the open file it was last seen through: the same one names the same sock */
   __u32 role;
-  __u32 flags; /* INFRARED_CONN_*; SKIP also written by userspace */
+  /* INFRARED_CONN_*, in two words so that neither writer overwrites the
+   * other: `flags` is the agent's (set_flags), `judged` the kernel's verdict
+   * on the first payload (SEEN, with SKIP and TLS for TLS records). A
+   * connection's flags are both together (conn_flags). */
+  __u32 flags;
+  __u32 judged;
+  __u32 reserved;
   struct infrared_stream_loss loss[2]; /* egress, ingress */
 };
+
+static __always_inline __u32 conn_flags(const struct conn_info *info) {
+  return info->flags | info->judged;
+}
 
 /* LRU: fds closed without close() (process exit, exec's close-on-exec,
  * close_range, dup2) leave entries behind that age out instead of filling it. */
@@ -209,7 +219,7 @@ static __always_inline bool first_payload_is_tls(struct conn_info *info,
                                                  __u32 tgid) {
   switch (tls_verdict(args, ret)) {
     case TLS_YES:
-      info->flags |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
+      info->judged = INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
       note_tls_socket(args->fd, (struct sock *)info->sk, info->role);
       bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
       emit_tls_socket(tgid, args->fd, info->generation);
@@ -218,7 +228,7 @@ static __always_inline bool first_payload_is_tls(struct conn_info *info,
       bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
       return true;
     default:
-      info->flags |= INFRARED_CONN_SEEN;
+      info->judged = INFRARED_CONN_SEEN;
       return false;
   }
 }
@@ -265,16 +275,17 @@ static __always_inline void enter_io(long syscall, int fd, __u64 pointer, __u32 
   struct conn_info *info = bpf_map_lookup_elem(&conns, &key);
   /* The skip holds for the socket it was decided on, not for a later one the
    * fd may name. */
-  if (info && (info->flags & INFRARED_CONN_SKIP)) {
+  __u32 flags = info ? conn_flags(info) : 0;
+  if (info && (flags & INFRARED_CONN_SKIP)) {
     if (info->file == (__u64)file_of_fd(fd)) {
-      if (info->flags & INFRARED_CONN_TLS) {
+      if (flags & INFRARED_CONN_TLS) {
         note_tls_socket(fd, (struct sock *)info->sk, info->role);
         bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
         return;
       }
       /* One the agent has no room for: the exit counts the requests its
        * calls begin. */
-      if (!(info->flags & INFRARED_CONN_COUNT)) {
+      if (!(flags & INFRARED_CONN_COUNT)) {
         bump(&sock_counters, INFRARED_SOCK_COUNT_SKIPPED_CALLS);
         return;
       }
@@ -330,13 +341,14 @@ static __always_inline void exit_io(long syscall, long ret) {
   /* Judged by its first payload whatever the agent flagged meanwhile (a
    * connection refused a place before it, say), so that a TLS one is known
    * as such. */
-  if (!(info->flags & INFRARED_CONN_SEEN) && first_payload_is_tls(info, &args, ret, tgid))
+  __u32 flags = conn_flags(info);
+  if (!(flags & INFRARED_CONN_SEEN) && first_payload_is_tls(info, &args, ret, tgid))
     return;
   /* Skipped: decided while this call blocked, or counted (see enter_io). */
-  if (info->flags & INFRARED_CONN_SKIP) {
-    if (info->flags & INFRARED_CONN_TLS) {
+  if (flags & INFRARED_CONN_SKIP) {
+    if (flags & INFRARED_CONN_TLS) {
       bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
-    } else if (info->flags & INFRARED_CONN_COUNT) {
+    } else if (flags & INFRARED_CONN_COUNT) {
       __u8 head[8];
       count_unparsed((const char *)head,
                      ret >= (long)sizeof(head) && first_bytes(&args, head, sizeof(head)));
@@ -346,7 +358,7 @@ static __always_inline void exit_io(long syscall, long ret) {
     return;
   }
 
-  struct copy_state state = {.total = ret, .budget = capture_budget(info->flags)};
+  struct copy_state state = {.total = ret, .budget = capture_budget(flags)};
   if (args.kind == IO_BUFFER) {
     state.segment = (const char *)args.pointer;
     state.segment_length = ret;
@@ -432,9 +444,9 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret) {
 
 /* Run by the agent (BPF_PROG_RUN), never attached: sets flags on a connection
  * or TLS stream in place, leaving its loss counts, which the kernel adds to
- * atomically, as they are. (The kernel's own flag, SEEN, is set at the first
- * call, before the agent can have anything to decide about the connection.)
- * 32-bit atomic OR would need -mcpu=v3. */
+ * atomically, as they are. The kernel writes its verdict on a connection in
+ * a word of its own (conn_info.judged), so neither write is lost to the
+ * other; the kernel never writes a TLS stream's flags. */
 SEC("syscall")
 int set_flags(struct infrared_flag_request *request) {
   __u32 *flags = 0;

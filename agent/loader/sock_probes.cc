@@ -26,6 +26,8 @@ struct ConnInfo {
   std::uint64_t file;
   std::uint32_t role;
   std::uint32_t flags;
+  std::uint32_t judged;
+  std::uint32_t reserved;
   infrared_stream_loss loss[2];
 };
 

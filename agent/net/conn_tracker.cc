@@ -1,7 +1,6 @@
 #include "agent/net/conn_tracker.h"
 
 #include <algorithm>
-#include <bit>
 #include <utility>
 
 #include "agent/protocols/http1/parse.h"
@@ -63,13 +62,10 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
   }
   if (!create) return nullptr;
   if (auto refused = refused_.find(id); refused != refused_.end()) {
-    RefusedConnection& known = refused->second;
-    known.last_activity_ns = timestamp_ns;
+    // Copied before the kernel heard: the kernel, told once, has the flag (it
+    // writes its own flags in a word of their own, so it cannot overwrite it).
+    refused->second = timestamp_ns;
     on_drop_("table_full", 1);
-    // Records copied before the kernel heard are expected; told again at the
-    // 2nd, 4th, 8th... of them, a flag the kernel's own write of the entry
-    // overwrote (a race at the first payload) is set again.
-    if (std::has_single_bit(++known.records)) decisions_.CountOnly(id);
     return nullptr;
   }
   if (connections_.size() >= limits_.max_connections) {
@@ -77,7 +73,7 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
     ++counts_.refused_connections;
     decisions_.CountOnly(id);  // nobody would parse its bytes: do not copy them
     if (refused_.size() < limits_.max_connections) {
-      refused_.emplace(id, RefusedConnection{timestamp_ns, 1});
+      refused_.emplace(id, timestamp_ns);
     }
     return nullptr;
   }
@@ -279,9 +275,8 @@ void ConnTracker::Expire(std::uint64_t now_ns) {
     }
     Forget(id);
   }
-  std::erase_if(refused_, [&](const auto& entry) {
-    return now_ns > entry.second.last_activity_ns + limits_.idle_ns;
-  });
+  std::erase_if(refused_,
+                [&](const auto& entry) { return now_ns > entry.second + limits_.idle_ns; });
 }
 
 void ConnTracker::Forget(const ConnId& id) {

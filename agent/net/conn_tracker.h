@@ -110,12 +110,8 @@ class ConnTracker {
   std::unordered_map<ConnId, std::unique_ptr<Connection>, ConnIdHash> connections_;
   // Refused connections: one refused stays refused, so that the kernel, told,
   // counts all of its requests, even when a place frees up while its earlier
-  // records are still on their way.
-  struct RefusedConnection {
-    std::uint64_t last_activity_ns = 0;
-    std::uint64_t records = 0;  // refused, the first included
-  };
-  std::unordered_map<ConnId, RefusedConnection, ConnIdHash> refused_;
+  // records are still on their way. Each with the time of its last record.
+  std::unordered_map<ConnId, std::uint64_t, ConnIdHash> refused_;
   Counts counts_;
 };
 

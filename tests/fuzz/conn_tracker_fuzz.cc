@@ -11,9 +11,9 @@
 //  - a TLS socket notice forgets a connection not yet decided, and only such;
 //  - only a connection refused a place (table_full) is counted only; one the
 //    tracker remembers (at most max_connections) stays refused until it
-//    closes, is found to carry TLS or goes idle, and is counted only again
-//    at its 2nd, 4th, 8th... refused record and no other; requests are
-//    counted as untracked only from the data of a refused connection;
+//    closes, is found to carry TLS or goes idle, and is not told again;
+//    requests are counted as untracked only from the data of a refused
+//    connection;
 //  - captured bodies stay within the capture limit and their declared size.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -97,7 +97,6 @@ struct Known {
   bool role_checked = true;  // false after a second open rewrote its role
   bool http = false;         // the tracker decided it carries HTTP
   bool refused = false;      // refused a place, and remembered so
-  std::uint64_t refused_records = 0;
   std::uint64_t last_seen = 0;
 };
 
@@ -142,13 +141,12 @@ class Decisions : public infrared::net::ConnDecisions {
  public:
   explicit Decisions(Model& model) : model_(model) {}
   // Only a connection refused a place is counted only, right after a drop
-  // that expects it: its first, or a remembered one's 2nd, 4th, 8th...
+  // that expects it: its first (a remembered one is not told again).
   void CountOnly(const ConnId& conn) override {
     Check(conn == model_.current && model_.table_full);
     Known& known = model_.known[conn];
     if (!known.refused && model_.Refused() < kMaxConnections) {
       known.refused = true;  // remembered, within the tracker's bound
-      known.refused_records = 1;
     }
     model_.table_full = false;
     model_.refused = true;
@@ -242,14 +240,10 @@ struct Harness {
   ConnTracker tracker{Limits(), sink, decisions, [this](const char* reason, std::uint64_t count) {
                         Check(count > 0);
                         // A connection remembered as refused is refused again,
-                        // told again at its 2nd, 4th, 8th... refused record;
-                        // another awaits its CountOnly.
+                        // untold; another awaits its CountOnly.
                         if (std::strcmp(reason, "table_full") == 0) {
-                          Known& known = model.known[model.current];
-                          if (known.refused) {
+                          if (model.known[model.current].refused) {
                             model.refused = true;
-                            const std::uint64_t records = ++known.refused_records;
-                            if ((records & (records - 1)) == 0) model.table_full = true;
                           } else {
                             model.table_full = true;
                           }
