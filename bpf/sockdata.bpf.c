@@ -219,7 +219,7 @@ static __always_inline bool first_payload_is_tls(struct conn_info *info,
                                                  __u32 tgid) {
   switch (tls_verdict(args, ret)) {
     case TLS_YES:
-      info->judged = INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
+      info->judged |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
       note_tls_socket(args->fd, (struct sock *)info->sk, info->role);
       bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
       emit_tls_socket(tgid, args->fd, info->generation);
@@ -228,7 +228,7 @@ static __always_inline bool first_payload_is_tls(struct conn_info *info,
       bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
       return true;
     default:
-      info->judged = INFRARED_CONN_SEEN;
+      info->judged |= INFRARED_CONN_SEEN;
       return false;
   }
 }

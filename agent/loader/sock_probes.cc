@@ -51,6 +51,12 @@ std::unique_ptr<SockProbes> SockProbes::Create(const core::Config& config, core:
     return nullptr;
   }
   std::unique_ptr<SockProbes> probes(new SockProbes(skeleton, std::move(on_record)));
+  // OrFlags's fallback reads and writes whole entries through the mirror.
+  if (bpf_map__value_size(skeleton->maps.conns) != sizeof(ConnInfo)) {
+    error = "the socket eBPF object's connection entries are not the agent's ConnInfo "
+            "(built from different sources): rebuild the agent";
+    return nullptr;
+  }
   auto& rodata = *skeleton->rodata;
   SetCaptureSettings(rodata, config);
   rodata.nr_read = SYS_read;

@@ -62,9 +62,9 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
   }
   if (!create) return nullptr;
   if (auto refused = refused_.find(id); refused != refused_.end()) {
-    // Copied before the kernel heard: the kernel, told once, has the flag (it
-    // writes its own flags in a word of their own, so it cannot overwrite it).
-    refused->second = timestamp_ns;
+    // Copied before the kernel heard. It is told once: it writes its own flags
+    // in a word of their own, so it cannot overwrite the agent's.
+    refused->second.last_activity_ns = timestamp_ns;
     on_drop_("table_full", 1);
     return nullptr;
   }
@@ -73,7 +73,7 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
     ++counts_.refused_connections;
     decisions_.CountOnly(id);  // nobody would parse its bytes: do not copy them
     if (refused_.size() < limits_.max_connections) {
-      refused_.emplace(id, timestamp_ns);
+      refused_.emplace(id, RefusedConnection{.last_activity_ns = timestamp_ns});
     }
     return nullptr;
   }
@@ -85,7 +85,17 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
 
 void ConnTracker::OnOpen(const OpenEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, true);
-  if (!connection) return;
+  if (!connection) {
+    // A TLS stream's role is not known from its open (see below).
+    RefusedConnection* refused = FindRefused(event.conn);
+    if (refused && refused->role == Role::kUnknown && !event.conn.tls()) {
+      refused->role = event.role;
+      for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
+        CountRefusedLosses(*refused, direction, 0);
+      }
+    }
+    return;
+  }
   // A role already decided from the traffic stands. A TLS stream's role comes
   // from its traffic alone: its socket may have been guessed (see tls.bpf.c).
   if (connection->state == Connection::State::kDeciding && !event.conn.tls()) {
@@ -131,8 +141,19 @@ void ConnTracker::OnData(const DataEvent& event) {
   if (!connection) {
     // No room: the bytes copied before the kernel heard so are counted as the
     // kernel counts those it no longer copies.
-    if (event.offset == 0 && protocols::http1::Classify(event.data) == StreamKind::kRequest) {
-      on_drop_("request_untracked", 1);
+    const StreamKind kind =
+        event.offset == 0 ? protocols::http1::Classify(event.data) : StreamKind::kUnknown;
+    if (kind == StreamKind::kRequest) on_drop_("request_untracked", 1);
+    if (RefusedConnection* refused = FindRefused(event.conn)) {
+      if (refused->role == Role::kUnknown &&
+          (kind == StreamKind::kRequest || kind == StreamKind::kResponse)) {
+        const bool egress = event.direction == Direction::kEgress;
+        refused->role = (kind == StreamKind::kRequest) == egress ? Role::kClient : Role::kServer;
+        for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
+          CountRefusedLosses(*refused, direction, 0);
+        }
+      }
+      CountRefusedLosses(*refused, event.direction, event.lost_starts);
     }
     return;
   }
@@ -235,7 +256,12 @@ void ConnTracker::Flush(Connection& connection) {
 void ConnTracker::OnClose(const CloseEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, false);
   if (!connection) {
-    refused_.erase(event.conn);
+    if (RefusedConnection* refused = FindRefused(event.conn)) {
+      for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
+        CountRefusedLosses(*refused, direction, event.lost[Index(direction)].starts);
+      }
+      refused_.erase(event.conn);
+    }
     return;
   }
   // A connection whose every call was lost is still told by its close (the
@@ -275,8 +301,30 @@ void ConnTracker::Expire(std::uint64_t now_ns) {
     }
     Forget(id);
   }
-  std::erase_if(refused_,
-                [&](const auto& entry) { return now_ns > entry.second + limits_.idle_ns; });
+  std::erase_if(refused_, [&](const auto& entry) {
+    return now_ns > entry.second.last_activity_ns + limits_.idle_ns;
+  });
+}
+
+ConnTracker::RefusedConnection* ConnTracker::FindRefused(const ConnId& id) {
+  auto it = refused_.find(id);
+  return it == refused_.end() ? nullptr : &it->second;
+}
+
+// Takes the kernel's count of lost calls that began a message in `direction`
+// (cumulative; a smaller one is an event reordered between threads), and
+// counts those of the direction that carries requests, once it is known.
+void ConnTracker::CountRefusedLosses(RefusedConnection& refused, Direction direction,
+                                     std::uint32_t lost_starts) {
+  std::uint32_t& seen = refused.lost_starts[Index(direction)];
+  seen = std::max(seen, lost_starts);
+  if (refused.role == Role::kUnknown) return;
+  const bool carries_requests =
+      (direction == Direction::kEgress) == (refused.role == Role::kClient);
+  if (carries_requests && seen > refused.counted_starts) {
+    on_drop_("request_untracked", seen - refused.counted_starts);
+    refused.counted_starts = seen;
+  }
 }
 
 void ConnTracker::Forget(const ConnId& id) {

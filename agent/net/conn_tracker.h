@@ -91,6 +91,7 @@ class ConnTracker {
 
  private:
   struct Connection;
+  struct RefusedConnection;
   Connection* Find(const ConnId& id, std::uint64_t timestamp_ns, bool create);
   bool Decide(Connection& connection, const DataEvent& event);
   void Feed(Connection& connection, const DataEvent& event);
@@ -102,6 +103,9 @@ class ConnTracker {
   void CatchUp(Connection& connection, Direction direction, const StreamLoss& lost,
                std::uint64_t unreadable, std::uint64_t timestamp_ns);
   void Forget(const ConnId& id);
+  RefusedConnection* FindRefused(const ConnId& id);
+  void CountRefusedLosses(RefusedConnection& refused, Direction direction,
+                          std::uint32_t lost_starts);
 
   TrackerLimits limits_;
   ExchangeSink& sink_;
@@ -110,8 +114,17 @@ class ConnTracker {
   std::unordered_map<ConnId, std::unique_ptr<Connection>, ConnIdHash> connections_;
   // Refused connections: one refused stays refused, so that the kernel, told,
   // counts all of its requests, even when a place frees up while its earlier
-  // records are still on their way. Each with the time of its last record.
-  std::unordered_map<ConnId, std::uint64_t, ConnIdHash> refused_;
+  // records are still on their way. The kernel counts the requests of calls
+  // it no longer copies; those of calls it lost before it heard (a full ring
+  // buffer) are counted here, from the loss counts its events carry, once the
+  // direction that carries requests is known.
+  struct RefusedConnection {
+    std::uint64_t last_activity_ns = 0;
+    Role role = Role::kUnknown;
+    std::array<std::uint32_t, 2> lost_starts{};  // per direction: the kernel's count last seen
+    std::uint32_t counted_starts = 0;            // of those that carry requests
+  };
+  std::unordered_map<ConnId, RefusedConnection, ConnIdHash> refused_;
   Counts counts_;
 };
 

@@ -13,7 +13,7 @@
 //    tracker remembers (at most max_connections) stays refused until it
 //    closes, is found to carry TLS or goes idle, and is not told again;
 //    requests are counted as untracked only from the data of a refused
-//    connection;
+//    connection, or from the losses a remembered one's close tells;
 //  - captured bodies stay within the capture limit and their declared size.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -248,9 +248,11 @@ struct Harness {
                             model.table_full = true;
                           }
                         }
-                        // Requests are counted untracked from refused data.
+                        // Requests are counted untracked from refused data, or
+                        // from the losses a remembered refused connection's
+                        // close tells.
                         if (std::strcmp(reason, "request_untracked") == 0) {
-                          Check(model.refused);
+                          Check(model.refused || model.known[model.current].refused);
                         }
                       }};
 

@@ -1,6 +1,6 @@
 /* Socket payload capture: the contract between bpf/sockdata.bpf.c and the agent.
  * Plain C, fixed-width types, no implicit padding; sizes are static_asserted in
- * agent/net/sock_event_decoder.cc. */
+ * agent/net/sock_events.cc. */
 #ifndef INFRARED_ABI_SOCKDATA_H
 #define INFRARED_ABI_SOCKDATA_H
 
@@ -111,8 +111,9 @@ struct infrared_sock_tls_socket_event {
   struct infrared_sock_header header;
 };
 
-/* Flags of a connection (struct conn_info in bpf/sockdata.bpf.c) and of a TLS
- * stream. SKIP is the decision userspace writes back. */
+/* Flags of a connection (struct conn_info in bpf/sockdata.bpf.c: the agent's
+ * in one word, the kernel's SEEN, and SKIP|TLS for TLS records, in another)
+ * and of a TLS stream (the agent's only). */
 #define INFRARED_CONN_SKIP 1u /* not HTTP (or TLS ciphertext): stop copying payloads */
 #define INFRARED_CONN_TLS 2u  /* its bytes are TLS records: the plaintext comes from uprobes */
 #define INFRARED_CONN_SEEN 4u /* its first payload was looked at */

@@ -539,6 +539,38 @@ TEST_F(ConnTrackerTest, RequestsOfRefusedConnectionsAreCounted) {
   EXPECT_EQ(Dropped("request_untracked"), 1u);
 }
 
+// Calls of a refused connection that the kernel lost (a full ring buffer)
+// before it heard are counted from the loss counts its events and close carry:
+// those of the direction that carries requests, each once.
+TEST_F(ConnTrackerTest, LostRequestsOfRefusedConnectionsAreCounted) {
+  TrackerLimits limits;
+  limits.max_connections = 1;
+  Reset(limits);
+  const ConnId a{1, 3, 1};
+  const ConnId server{1, 4, 1};
+  Open(a, Role::kServer);
+  Open(server, Role::kServer, 2);  // refused: requests come in
+  Call(server, Direction::kIngress, Get("/r"), 10, StreamLoss{300, 3});
+  EXPECT_EQ(Dropped("request_untracked"), 4u);  // 3 lost before it, and itself
+  Call(server, Direction::kEgress, Ok("r"), 11, StreamLoss{200, 2});     // responses: not counted
+  Call(server, Direction::kIngress, Get("/r"), 12, StreamLoss{250, 2});  // reordered: no more
+  EXPECT_EQ(Dropped("request_untracked"), 5u);
+  Close(server, 20, {StreamLoss{400, 4}, StreamLoss{500, 5}});
+  EXPECT_EQ(Dropped("request_untracked"), 7u);  // the 4th and 5th lost requests
+  EXPECT_EQ(tracker_->Refused(), 0u);
+
+  // Its role unknown (no open seen) until a call shows which way requests go:
+  // the losses seen before count then.
+  const ConnId client{1, 5, 1};
+  Event(client, Direction::kEgress, "", 0, 100, true, 30, StreamLoss{100, 2});
+  EXPECT_EQ(Dropped("request_untracked"), 7u);
+  Call(client, Direction::kIngress, Ok("c"), 31, StreamLoss{100, 1});
+  EXPECT_EQ(Dropped("request_untracked"), 9u);  // its 2 lost egress calls: requests
+  Close(client, 40, {StreamLoss{100, 3}, StreamLoss{100, 1}});
+  EXPECT_EQ(Dropped("request_untracked"), 10u);
+  EXPECT_THAT(Targets(), IsEmpty());
+}
+
 TEST_F(ConnTrackerTest, ReusedFdWithNewGenerationIsAnotherConnection) {
   const ConnId old_conn{100, 5, 1000};
   const ConnId new_conn{100, 5, 2000};
