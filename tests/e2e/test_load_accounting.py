@@ -25,6 +25,7 @@ two of them only after the kernel lost most of their first requests to the full 
 buffer: those count as request_untracked too (from the loss counts their events and
 closes carry), and the books still balance.
 """
+import contextlib
 import os
 import shutil
 import signal
@@ -147,31 +148,20 @@ def main():
     print("2 passed, 0 failed")
 
 
-def overload():
+def books_balance(agent_flags, drive):
+    """Runs the agent (with `agent_flags`) and the nginx copy, has `drive(running, port,
+    clients)` make the clients' four phases, then checks the books."""
     with tempfile.TemporaryDirectory() as directory:
         spans_path = os.path.join(directory, "spans.jsonl")
         with Agent("--capture.executables", "infrared-load-nginx",
                    "--capture.events-buffer-bytes", "8192",
-                   "--spans.output", spans_path) as running:
-            nginx, port = start_nginx_copy(directory, "infrared-load-nginx")
+                   "--spans.output", spans_path, *agent_flags) as running:
+            nginx, port = start_nginx_copy(directory, "infrared-load-nginx",
+                                           worker_connections=TABLE + 16)
             try:
                 wait_for_port(port)
                 clients = [Client(port, number) for number in range(CONNECTIONS)]
-                for client in clients:
-                    client.start()
-                run_phase(clients, 0)
-                running.process.send_signal(signal.SIGSTOP)
-                try:
-                    run_phase(clients, 1)
-                finally:
-                    running.process.send_signal(signal.SIGCONT)
-                run_phase(clients, 2)
-                # The closes carry the last losses: they find the ring buffer full.
-                running.process.send_signal(signal.SIGSTOP)
-                try:
-                    run_phase(clients, 3)
-                finally:
-                    running.process.send_signal(signal.SIGCONT)
+                drive(running, port, clients)
                 for client in clients:
                     client.join(30)
                 sent = {trace: size for client in clients for trace, size in client.sent.items()}
@@ -179,49 +169,51 @@ def overload():
             finally:
                 nginx.terminate()
                 nginx.wait(10)
+
+
+@contextlib.contextmanager
+def agent_stopped(running):
+    running.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        running.process.send_signal(signal.SIGCONT)
+
+
+def overload():
+    def drive(running, port, clients):
+        for client in clients:
+            client.start()
+        run_phase(clients, 0)
+        with agent_stopped(running):
+            run_phase(clients, 1)
+        run_phase(clients, 2)
+        with agent_stopped(running):  # the closes carry the last losses: the ring is full
+            run_phase(clients, 3)
+
+    books_balance([], drive)
 
 
 def refused_late():
-    with tempfile.TemporaryDirectory() as directory:
-        spans_path = os.path.join(directory, "spans.jsonl")
-        with Agent("--capture.executables", "infrared-load-nginx",
-                   "--capture.events-buffer-bytes", "8192",
-                   "--http.max-connections", str(TABLE),
-                   "--spans.output", spans_path) as running:
-            nginx, port = start_nginx_copy(directory, "infrared-load-nginx",
-                                           worker_connections=TABLE + 16)
-            idle = []
-            try:
-                wait_for_port(port)
-                for _ in range(TABLE - 2):
-                    idle.append(socket.create_connection(("127.0.0.1", port)))
-                wait_until(lambda: value(running.samples(), "infrared_tracked_connections")
-                           == TABLE - 2, 20, "the idle connections tracked")
-                clients = [Client(port, number) for number in range(CONNECTIONS)]
-                # Connected and sending while the agent cannot hear the opens.
-                running.process.send_signal(signal.SIGSTOP)
-                try:
-                    for client in clients:
-                        client.start()
-                    run_phase(clients, 0)
-                finally:
-                    running.process.send_signal(signal.SIGCONT)
-                run_phase(clients, 1)
-                run_phase(clients, 2)
-                run_phase(clients, 3)
+    def drive(running, port, clients):
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(TABLE - 2)]
+        try:
+            wait_until(lambda: value(running.samples(), "infrared_tracked_connections")
+                       == TABLE - 2, 20, "the idle connections tracked")
+            with agent_stopped(running):  # they connect and send unheard
                 for client in clients:
-                    client.join(30)
-                sent = {trace: size for client in clients for trace, size in client.sent.items()}
-                table_full = value(running.samples(), "infrared_dropped_total",
-                                   stage="conn_tracker", reason="table_full") or 0
-                if table_full == 0:
-                    fail("no connection was refused a place")
-                check(running, sent, spans_path)
-            finally:
-                for sock in idle:
-                    sock.close()
-                nginx.terminate()
-                nginx.wait(10)
+                    client.start()
+                run_phase(clients, 0)
+            for phase in (1, 2, 3):
+                run_phase(clients, phase)
+            if not value(running.samples(), "infrared_dropped_total",
+                         stage="conn_tracker", reason="table_full"):
+                fail("no connection was refused a place")
+        finally:
+            for sock in idle:
+                sock.close()
+
+    books_balance(["--http.max-connections", str(TABLE)], drive)
 
 
 def start_nginx_copy(directory, name, worker_connections=64, certificate=None):
