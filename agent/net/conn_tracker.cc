@@ -62,8 +62,9 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
   }
   if (!create) return nullptr;
   if (auto refused = refused_.find(id); refused != refused_.end()) {
-    // Copied before the kernel heard. It is told once: it writes its own flags
-    // in a word of their own, so it cannot overwrite the agent's.
+    // Records copied before the kernel heard. The kernel is told once: it
+    // keeps its own flags in a word of their own, so it cannot overwrite the
+    // agent's mark.
     refused->second.last_activity_ns = timestamp_ns;
     on_drop_("table_full", 1);
     return nullptr;
@@ -89,10 +90,7 @@ void ConnTracker::OnOpen(const OpenEvent& event) {
     // A TLS stream's role is not known from its open (see below).
     RefusedConnection* refused = FindRefused(event.conn);
     if (refused && refused->role == Role::kUnknown && !event.conn.tls()) {
-      refused->role = event.role;
-      for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
-        CountRefusedLosses(*refused, direction, 0);
-      }
+      LearnRefusedRole(*refused, event.role);
     }
     return;
   }
@@ -148,10 +146,8 @@ void ConnTracker::OnData(const DataEvent& event) {
       if (refused->role == Role::kUnknown &&
           (kind == StreamKind::kRequest || kind == StreamKind::kResponse)) {
         const bool egress = event.direction == Direction::kEgress;
-        refused->role = (kind == StreamKind::kRequest) == egress ? Role::kClient : Role::kServer;
-        for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
-          CountRefusedLosses(*refused, direction, 0);
-        }
+        LearnRefusedRole(*refused,
+                         (kind == StreamKind::kRequest) == egress ? Role::kClient : Role::kServer);
       }
       CountRefusedLosses(*refused, event.direction, event.lost_starts);
     }
@@ -309,6 +305,14 @@ void ConnTracker::Expire(std::uint64_t now_ns) {
 ConnTracker::RefusedConnection* ConnTracker::FindRefused(const ConnId& id) {
   auto it = refused_.find(id);
   return it == refused_.end() ? nullptr : &it->second;
+}
+
+// The losses seen before the role was known count now.
+void ConnTracker::LearnRefusedRole(RefusedConnection& refused, Role role) {
+  refused.role = role;
+  for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
+    CountRefusedLosses(refused, direction, 0);
+  }
 }
 
 // Takes the kernel's count of lost calls that began a message in `direction`

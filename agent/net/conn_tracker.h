@@ -104,6 +104,7 @@ class ConnTracker {
                std::uint64_t unreadable, std::uint64_t timestamp_ns);
   void Forget(const ConnId& id);
   RefusedConnection* FindRefused(const ConnId& id);
+  void LearnRefusedRole(RefusedConnection& refused, Role role);
   void CountRefusedLosses(RefusedConnection& refused, Direction direction,
                           std::uint32_t lost_starts);
 
