@@ -10,6 +10,8 @@
 
 #include "infrared/abi/sockdata.h"
 #include "lib/capture.bpf.h"
+#include "lib/conn.bpf.h"
+#include "lib/tls_judge.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -23,67 +25,6 @@ const volatile long nr_read = -1, nr_write = -1, nr_readv = -1, nr_writev = -1;
 const volatile long nr_sendto = -1, nr_recvfrom = -1, nr_sendmsg = -1, nr_recvmsg = -1;
 const volatile long nr_sendfile = -1, nr_connect = -1, nr_accept = -1, nr_accept4 = -1;
 const volatile long nr_close = -1, nr_mmap = -1;
-
-struct conn_key {
-  __u32 pid;
-  __s32 fd;
-};
-
-struct conn_info {
-  __u64 generation;
-  __u64 sk;   /* the sock, to notice an fd that now names another socket */
-  __u64 file; /* the open file it was last seen through: the same one names the same sock */
-  __u32 role;
-  /* INFRARED_CONN_*, in two words so that neither writer overwrites the
-   * other: `flags` is the agent's (set_flags), `judged` the kernel's verdict
-   * on the first payload (SEEN, with SKIP and TLS for TLS records). A
-   * connection's flags are both together (conn_flags). */
-  __u32 flags;
-  __u32 judged;
-  __u32 reserved;
-  struct infrared_stream_loss loss[2]; /* egress, ingress */
-};
-
-static __always_inline __u32 conn_flags(const struct conn_info *info) {
-  return info->flags | info->judged;
-}
-
-/* LRU: fds closed without close() (process exit, exec's close-on-exec,
- * close_range, dup2) leave entries behind that age out instead of filling it. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 65536);
-  __type(key, struct conn_key);
-  __type(value, struct conn_info);
-} conns SEC(".maps");
-
-enum io_kind {
-  IO_BUFFER = 1,
-  IO_IOVEC = 2,
-  IO_MSGHDR = 3,
-  IO_SENDFILE = 4,
-  IO_CONNECT = 5,
-  IO_ACCEPT = 6
-};
-
-/* A syscall between its enter and exit tracepoints. */
-struct io_args {
-  __u64 pointer; /* buffer, iovec array or msghdr */
-  __s64 syscall; /* its number: the exit must be of the same call */
-  __s32 fd;
-  __u32 iovcnt;
-  __u32 kind;
-  __u32 direction;
-};
-
-/* Per thread (task storage: cheaper than a hash map keyed by thread, and
- * gone with the thread); `kind` 0 when the thread is in no followed call. */
-struct {
-  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, int);
-  __type(value, struct io_args);
-} active_io SEC(".maps");
 
 /* Executables whose processes are captured when capture_all is off: the first
  * 15 bytes of the name, as the kernel sets comm at exec. Selection is decided
@@ -125,112 +66,6 @@ static __always_inline struct conn_info *conn_of(__u32 tgid, int fd, struct file
   }
   emit_open(tgid, fd, made.generation, role, sk, fd);
   return bpf_map_lookup_elem(&conns, &key);
-}
-
-/* --- TLS connections -------------------------------------------------------------- */
-
-/* Tells the agent that a connection carries TLS records, so that it forgets
- * it: its bytes will not come, and its plaintext comes as a TLS stream. A
- * notice the ring buffer has no room for leaves the agent to forget the
- * connection at its close (it holds a place until then). */
-static __always_inline void emit_tls_socket(__u32 tgid, int fd, __u64 generation) {
-  struct infrared_sock_tls_socket_event event = {};
-  fill_header(&event.header, INFRARED_SOCK_TLS_SOCKET, tgid, fd, generation);
-  if (bpf_ringbuf_output(&sock_events, &event, sizeof(event), wakeup_flag(sizeof(event)))) {
-    ring_full();
-    bump(&sock_drops, INFRARED_SOCK_DROP_RINGBUF_FULL);
-  }
-}
-
-/* A syscall on a TLS connection: the socket of the TLS call the thread is
- * inside, if any, and the thread's last TLS socket in any case. */
-static __always_inline void note_tls_socket(int fd, struct sock *sk, __u32 role) {
-  __u64 id = bpf_get_current_pid_tgid();
-  /* Written in place when present: cheaper than replacing the element. */
-  struct tls_socket *last = bpf_map_lookup_elem(&tls_last_socket, &id);
-  if (last) {
-    last->sk = (__u64)sk;
-    last->fd = fd;
-    last->role = role;
-  } else {
-    struct tls_socket made = {.sk = (__u64)sk, .fd = fd, .role = role};
-    bpf_map_update_elem(&tls_last_socket, &id, &made, BPF_ANY);
-  }
-  /* An OpenSSL call is keyed by the thread; a Go call by its goroutine, which
-   * tls_threads names. */
-  struct tls_call_key thread_key = {.tgid = id >> 32, .tid = (__u32)id};
-  struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &thread_key);
-  if (!call || !call->stream) {
-    struct tls_call_key *key = bpf_map_lookup_elem(&tls_threads, &id);
-    call = key ? bpf_map_lookup_elem(&tls_calls, key) : 0;
-  }
-  if (call && call->stream && call->fd < 0) {
-    call->fd = fd;
-    call->sk = (__u64)sk;
-    call->role = role;
-  }
-}
-
-/* The first `size` bytes of what a call moved, wherever its kind keeps them
- * (`size` a constant, for the verifier). */
-static __always_inline bool first_bytes(const struct io_args *args, __u8 *out, __u32 size) {
-  const void *start = (const void *)args->pointer;
-  if (args->kind == IO_IOVEC || args->kind == IO_MSGHDR) {
-    const struct iovec *iov = start;
-    if (args->kind == IO_MSGHDR) {
-      struct user_msghdr msg;
-      if (bpf_probe_read_user(&msg, sizeof(msg), start))
-        return false;
-      iov = msg.msg_iov;
-    }
-    struct iovec entry;
-    if (bpf_probe_read_user(&entry, sizeof(entry), iov) || entry.iov_len < size)
-      return false;
-    start = entry.iov_base;
-  } else if (args->kind != IO_BUFFER) {
-    return false;
-  }
-  return bpf_probe_read_user(out, size, start) == 0;
-}
-
-enum tls_verdict { TLS_NO, TLS_YES, TLS_NOT_YET };
-
-/* Whether a connection's first payload is a TLS record header: content type
- * 20-23 (change_cipher_spec, alert, handshake, application_data), then
- * version 3.x. Such a connection carries ciphertext: not worth a copy, and its
- * plaintext comes from the TLS library probes. A call of fewer than three
- * bytes starting like one cannot tell (nginx peeks at one byte of a TLS
- * port's first record) and is passed over. */
-static __always_inline enum tls_verdict tls_verdict(const struct io_args *args, long ret) {
-  __u8 head[3] = {};
-  if (!first_bytes(args, head, sizeof(head)))
-    return TLS_NO;
-  bool record_type = head[0] >= 20 && head[0] <= 23;
-  if (ret < 3)
-    return record_type ? TLS_NOT_YET : TLS_NO;
-  return record_type && head[1] == 3 && head[2] <= 4 ? TLS_YES : TLS_NO;
-}
-
-/* Judges a connection by its first payload: true when it is TLS, or may be
- * (the call is then passed over, counted as a TLS call); otherwise the
- * connection is marked seen and the call goes on as plaintext. */
-static __always_inline bool first_payload_is_tls(struct conn_info *info,
-                                                 const struct io_args *args, long ret,
-                                                 __u32 tgid) {
-  switch (tls_verdict(args, ret)) {
-    case TLS_YES:
-      info->judged |= INFRARED_CONN_SEEN | INFRARED_CONN_SKIP | INFRARED_CONN_TLS;
-      note_tls_socket(args->fd, (struct sock *)info->sk, info->role);
-      bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
-      emit_tls_socket(tgid, args->fd, info->generation);
-      return true;
-    case TLS_NOT_YET:
-      bump(&sock_counters, INFRARED_SOCK_COUNT_TLS_CALLS);
-      return true;
-    default:
-      info->judged |= INFRARED_CONN_SEEN;
-      return false;
-  }
 }
 
 /* A process mapping a file named libssl.so* executable: the agent looks for

@@ -15,7 +15,7 @@
 namespace infrared::loader {
 namespace {
 
-// Mirrors struct conn_key / conn_info of bpf/sockdata.bpf.c.
+// Mirrors struct conn_key / conn_info of bpf/lib/conn.bpf.h.
 struct ConnKey {
   std::uint32_t pid;
   std::int32_t fd;

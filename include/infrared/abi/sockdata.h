@@ -111,7 +111,7 @@ struct infrared_sock_tls_socket_event {
   struct infrared_sock_header header;
 };
 
-/* Flags of a connection (struct conn_info in bpf/sockdata.bpf.c: the agent's
+/* Flags of a connection (struct conn_info in bpf/lib/conn.bpf.h: the agent's
  * in one word, the kernel's SEEN, and SKIP|TLS for TLS records, in another)
  * and of a TLS stream (the agent's only). */
 #define INFRARED_CONN_SKIP 1u /* not HTTP (or TLS ciphertext): stop copying payloads */
