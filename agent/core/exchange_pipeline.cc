@@ -107,6 +107,7 @@ std::unique_ptr<ExchangePipeline> ExchangePipeline::Create(const Config& config,
 net::TrackerLimits ExchangePipeline::TrackerLimitsOf(const Config& config) {
   net::TrackerLimits limits;
   limits.max_connections = config.http_max_connections;
+  limits.max_dormant = config.http_max_connections;
   limits.idle_ns = std::uint64_t{config.http_connection_idle_seconds} * 1'000'000'000;
   if (config.genai_enabled) {
     // LLM calls keep long bodies: their usage comes at the end of the response.

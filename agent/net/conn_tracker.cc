@@ -1,6 +1,7 @@
 #include "agent/net/conn_tracker.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "agent/protocols/http1/parse.h"
@@ -15,6 +16,12 @@ using protocols::http1::StreamKind;
 constexpr int kUndecidedCallsAllowed = 8;
 
 int Index(Direction direction) { return direction == Direction::kEgress ? 0 : 1; }
+
+// Whether what was last active at `last_ns` has been idle more than `span_ns`
+// at `now_ns` (never when `last_ns` is later: an event reordered between threads).
+bool IdleLongerThan(std::uint64_t now_ns, std::uint64_t last_ns, std::uint64_t span_ns) {
+  return now_ns > last_ns && now_ns - last_ns > span_ns;
+}
 
 }  // namespace
 
@@ -74,10 +81,25 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
     ++counts_.refused_connections;
     decisions_.CountOnly(id);  // nobody would parse its bytes: do not copy them
     if (refused_.size() < limits_.max_connections) {
-      refused_.emplace(id, RefusedConnection{.last_activity_ns = timestamp_ns});
+      RefusedConnection refused{.last_activity_ns = timestamp_ns};
+      if (auto dormant = dormant_.find(id); dormant != dormant_.end()) {
+        // Back from idle: the losses it had were counted then.
+        const DormantConnection& was = dormant->second;
+        refused.role = was.info.role;
+        refused.lost_starts = {was.lost[0].starts, was.lost[1].starts};
+        if (was.http) {
+          refused.counted_starts =
+              was.lost[Index(was.info.role == Role::kClient ? Direction::kEgress
+                                                            : Direction::kIngress)]
+                  .starts;
+        }
+      }
+      refused_.emplace(id, refused);
     }
+    dormant_.erase(id);
     return nullptr;
   }
+  if (Connection* woken = Wake(id, timestamp_ns)) return woken;
   auto connection = std::make_unique<Connection>(limits_.parser);
   connection->info.id = id;
   connection->last_activity_ns = timestamp_ns;
@@ -251,6 +273,8 @@ void ConnTracker::Flush(Connection& connection) {
 
 void ConnTracker::OnClose(const CloseEvent& event) {
   Connection* connection = Find(event.conn, event.timestamp_ns, false);
+  // One forgotten idle wakes for the losses its close tells (and leaves at once).
+  if (!connection) connection = Wake(event.conn, event.timestamp_ns);
   if (!connection) {
     if (RefusedConnection* refused = FindRefused(event.conn)) {
       for (Direction direction : {Direction::kEgress, Direction::kIngress}) {
@@ -279,6 +303,10 @@ void ConnTracker::OnClose(const CloseEvent& event) {
 void ConnTracker::OnTlsSocket(const TlsSocketEvent& event) {
   // Not traffic: a connection kept stays as idle as it was.
   refused_.erase(event.conn);  // its records will not come
+  if (auto dormant = dormant_.find(event.conn);
+      dormant != dormant_.end() && !dormant->second.http) {
+    dormant_.erase(dormant);
+  }
   auto it = connections_.find(event.conn);
   if (it != connections_.end() && it->second->state == Connection::State::kDeciding) {
     Forget(event.conn);
@@ -288,18 +316,59 @@ void ConnTracker::OnTlsSocket(const TlsSocketEvent& event) {
 void ConnTracker::Expire(std::uint64_t now_ns) {
   std::vector<ConnId> idle;
   for (const auto& [id, connection] : connections_) {
-    if (now_ns > connection->last_activity_ns + limits_.idle_ns) idle.push_back(id);
+    if (IdleLongerThan(now_ns, connection->last_activity_ns, limits_.idle_ns)) idle.push_back(id);
   }
   for (const ConnId& id : idle) {
     Connection& connection = *connections_.at(id);
     if (std::size_t pending = connection.stitcher.PendingRequests(); pending > 0) {
       on_drop_("connection_expired", pending);
     }
+    if (connection.state != Connection::State::kSkipped) PutToSleep(connection);
     Forget(id);
   }
   std::erase_if(refused_, [&](const auto& entry) {
-    return now_ns > entry.second.last_activity_ns + limits_.idle_ns;
+    return IdleLongerThan(now_ns, entry.second.last_activity_ns, limits_.idle_ns);
   });
+  const std::uint64_t dormant_ns = limits_.idle_ns > UINT64_MAX / kDormantIdleFactor
+                                       ? UINT64_MAX
+                                       : limits_.idle_ns * kDormantIdleFactor;
+  std::erase_if(dormant_, [&](const auto& entry) {
+    return IdleLongerThan(now_ns, entry.second.last_activity_ns, dormant_ns);
+  });
+}
+
+// Keeps what the connection, forgotten idle, needs to resume as it was.
+void ConnTracker::PutToSleep(const Connection& connection) {
+  if (dormant_.size() >= limits_.max_dormant) return;
+  DormantConnection dormant{.info = connection.info,
+                            .http = connection.state == Connection::State::kHttp,
+                            .followed_closely = connection.followed_closely,
+                            .last_activity_ns = connection.last_activity_ns};
+  for (std::size_t i = 0; i < dormant.lost.size(); ++i) {
+    dormant.lost[i] =
+        StreamLoss{connection.cursors[i].lost_bytes, connection.cursors[i].lost_starts};
+  }
+  dormant_.emplace(connection.info.id, dormant);
+}
+
+// Puts a connection forgotten idle back in the table, as it was then: new
+// parsers (it went quiet between messages, or its unanswered requests were
+// counted), its decision, role, endpoints and the loss counts it had seen.
+ConnTracker::Connection* ConnTracker::Wake(const ConnId& id, std::uint64_t timestamp_ns) {
+  auto it = dormant_.find(id);
+  if (it == dormant_.end()) return nullptr;
+  const DormantConnection& dormant = it->second;
+  auto connection = std::make_unique<Connection>(limits_.parser);
+  connection->info = dormant.info;
+  connection->state = dormant.http ? Connection::State::kHttp : Connection::State::kDeciding;
+  connection->followed_closely = dormant.followed_closely;  // the kernel keeps its mark
+  for (std::size_t i = 0; i < dormant.lost.size(); ++i) {
+    connection->cursors[i].lost_bytes = dormant.lost[i].bytes;
+    connection->cursors[i].lost_starts = dormant.lost[i].starts;
+  }
+  connection->last_activity_ns = timestamp_ns;
+  dormant_.erase(it);
+  return connections_.emplace(id, std::move(connection)).first->second.get();
 }
 
 ConnTracker::RefusedConnection* ConnTracker::FindRefused(const ConnId& id) {

@@ -49,6 +49,8 @@ class ConnDecisions {
 struct TrackerLimits {
   std::size_t max_connections = 16384;
   std::uint64_t idle_ns = 300'000'000'000;
+  // Connections forgotten idle, remembered (see ConnTracker) at most this many.
+  std::size_t max_dormant = 16384;
   protocols::http1::ParserLimits parser;
 };
 
@@ -71,13 +73,21 @@ class ConnTracker {
   // Forgets a connection the kernel found to carry TLS records, unless it was
   // decided HTTP already: its place goes to its TLS stream.
   void OnTlsSocket(const TlsSocketEvent& event);
-  // Forgets connections idle since before now_ns - idle_ns.
+  // Forgets connections idle since before now_ns - idle_ns. What one that
+  // was not decided "not HTTP" needs to resume as it was (its role, endpoints
+  // and the kernel's loss counts last seen) is kept, up to max_dormant of
+  // them, until it closes, is found to carry TLS while undecided, is refused
+  // a place or has been idle kDormantIdleFactor times idle_ns: a connection
+  // back from idle neither counts its earlier losses again nor loses its peer.
   void Expire(std::uint64_t now_ns);
+  static constexpr std::uint64_t kDormantIdleFactor = 12;
 
   std::size_t Size() const { return connections_.size(); }
   // Connections refused a place and remembered as such until they close, are
   // found to carry TLS or go idle (at most max_connections of them).
   std::size_t Refused() const { return refused_.size(); }
+  // Connections forgotten idle and remembered (see Expire).
+  std::size_t Dormant() const { return dormant_.size(); }
 
   // What the tracker decided and what its parsers could not read.
   struct Counts {
@@ -92,6 +102,7 @@ class ConnTracker {
  private:
   struct Connection;
   struct RefusedConnection;
+  struct DormantConnection;
   Connection* Find(const ConnId& id, std::uint64_t timestamp_ns, bool create);
   bool Decide(Connection& connection, const DataEvent& event);
   void Feed(Connection& connection, const DataEvent& event);
@@ -103,6 +114,8 @@ class ConnTracker {
   void CatchUp(Connection& connection, Direction direction, const StreamLoss& lost,
                std::uint64_t unreadable, std::uint64_t timestamp_ns);
   void Forget(const ConnId& id);
+  void PutToSleep(const Connection& connection);
+  Connection* Wake(const ConnId& id, std::uint64_t timestamp_ns);
   RefusedConnection* FindRefused(const ConnId& id);
   void LearnRefusedRole(RefusedConnection& refused, Role role);
   void CountRefusedLosses(RefusedConnection& refused, Direction direction,
@@ -126,6 +139,15 @@ class ConnTracker {
     std::uint32_t counted_starts = 0;            // of those that carry requests
   };
   std::unordered_map<ConnId, RefusedConnection, ConnIdHash> refused_;
+  // What a connection forgotten idle leaves behind (see Expire).
+  struct DormantConnection {
+    ConnectionInfo info;
+    bool http = false;  // decided HTTP; else not decided yet
+    bool followed_closely = false;
+    std::array<StreamLoss, 2> lost{};  // per direction: the kernel's counts last seen
+    std::uint64_t last_activity_ns = 0;
+  };
+  std::unordered_map<ConnId, DormantConnection, ConnIdHash> dormant_;
   Counts counts_;
 };
 

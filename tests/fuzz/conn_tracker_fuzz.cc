@@ -14,6 +14,11 @@
 //    closes, is found to carry TLS or goes idle, and is not told again;
 //    requests are counted as untracked only from the data of a refused
 //    connection, or from the losses a remembered one's close tells;
+//  - a connection forgotten idle is remembered (Dormant()) unless it was
+//    decided not HTTP, until it comes back, closes, is found to carry TLS
+//    while undecided, is refused a place or has been idle
+//    kDormantIdleFactor times the idle time; one that comes back keeps its
+//    decision (it is not decided HTTP twice);
 //  - captured bodies stay within the capture limit and their declared size.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -82,6 +87,12 @@ constexpr std::array<std::string_view, 14> kFragments = {
     "PUT /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
 };
 
+// The tracker's idle rule: idle more than `span` at `now` (never when `last` is
+// later, whatever the values).
+bool IdleLongerThan(std::uint64_t now, std::uint64_t last, std::uint64_t span) {
+  return now > last && now - last > span;
+}
+
 // Aborts naming the line of the invariant that failed.
 void Check(bool condition, int line = __builtin_LINE()) {
   if (condition) return;
@@ -97,6 +108,7 @@ struct Known {
   bool role_checked = true;  // false after a second open rewrote its role
   bool http = false;         // the tracker decided it carries HTTP
   bool refused = false;      // refused a place, and remembered so
+  bool dormant = false;      // forgotten idle, and remembered so
   std::uint64_t last_seen = 0;
 };
 
@@ -113,6 +125,10 @@ struct Model {
   std::size_t Refused() const {
     return static_cast<std::size_t>(std::count_if(
         known.begin(), known.end(), [](const auto& entry) { return entry.second.refused; }));
+  }
+  std::size_t Dormant() const {
+    return static_cast<std::size_t>(std::count_if(
+        known.begin(), known.end(), [](const auto& entry) { return entry.second.dormant; }));
   }
 };
 
@@ -260,6 +276,7 @@ struct Harness {
     TrackerLimits limits;
     limits.max_connections = kMaxConnections;
     limits.idle_ns = kIdleNs;
+    limits.max_dormant = kIds;  // never reached: the model need not guess which are kept
     limits.parser.max_head_bytes = 256;
     limits.parser.max_headers = 4;
     limits.parser.body_capture_bytes = kBodyCapture;
@@ -287,19 +304,25 @@ struct Harness {
     Known& known = model.known[model.current];
     if (const auto* open = std::get_if<OpenEvent>(&event)) {
       // The kernel opens each generation once; a second open rewrites the role.
-      if (known.tracked) known.role_checked = false;
+      if (known.tracked || known.dormant) known.role_checked = false;
       tracker.OnOpen(*open);
       Track(known, open->timestamp_ns);
     } else if (const auto* data = std::get_if<DataEvent>(&event)) {
       const std::uint64_t decided = tracker.counts().http_connections;
       tracker.OnData(*data);
       Track(known, data->timestamp_ns);
-      if (tracker.counts().http_connections > decided) known.http = true;
+      if (tracker.counts().http_connections > decided) {
+        Check(!known.http);  // one that comes back is not decided again
+        known.http = true;
+      }
     } else if (const auto* close = std::get_if<CloseEvent>(&event)) {
+      // One remembered idle comes back for its close, and may finish exchanges.
+      if (known.dormant) known.tracked = true;
       tracker.OnClose(*close);
       known = Known{};
     } else if (const auto* tls = std::get_if<TlsSocketEvent>(&event)) {
-      // Forgotten unless decided, HTTP or not; a refused one too.
+      // Forgotten unless decided, HTTP or not, remembered idle or not; a
+      // refused one too.
       tracker.OnTlsSocket(*tls);
       if (!known.http && !known.not_http) known = Known{};
     }
@@ -307,14 +330,19 @@ struct Harness {
     Check(tracker.Size() <= kMaxConnections);
     Check(tracker.Size() == model.Tracked());
     Check(tracker.Refused() == model.Refused());
+    Check(tracker.Dormant() == model.Dormant());
   }
 
   void Track(Known& known, std::uint64_t ts) {
     known.last_seen = ts;
     if (model.refused) {
       Check(!known.tracked);
+      // What it was remembered as idle is let go: it is refused from now on.
+      known.dormant = false;
+      known.http = false;
       return;
     }
+    known.dormant = false;  // back from idle, if it was
     Check(!known.refused);  // a refused connection never finds a place
     known.tracked = true;
   }
@@ -322,10 +350,22 @@ struct Harness {
   void Expire(std::uint64_t now) {
     tracker.Expire(now);
     for (auto& [id, known] : model.known) {
-      if ((known.tracked || known.refused) && now > known.last_seen + kIdleNs) known = Known{};
+      if ((known.tracked || known.refused) && IdleLongerThan(now, known.last_seen, kIdleNs)) {
+        const bool dormant = known.tracked && !known.not_http;
+        known = dormant ? Known{.role_checked = known.role_checked,
+                                .http = known.http,
+                                .dormant = true,
+                                .last_seen = known.last_seen}
+                        : Known{};
+      }
+      if (known.dormant &&
+          IdleLongerThan(now, known.last_seen, ConnTracker::kDormantIdleFactor * kIdleNs)) {
+        known = Known{};
+      }
     }
     Check(tracker.Size() == model.Tracked());
     Check(tracker.Refused() == model.Refused());
+    Check(tracker.Dormant() == model.Dormant());
   }
 };
 
@@ -380,9 +420,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::vector<ConnId> ids;
   for (const auto& [id, known] : harness.model.known) {
-    if (known.tracked) ids.push_back(id);
+    if (known.tracked || known.dormant) ids.push_back(id);
   }
   for (const ConnId& id : ids) harness.Dispatch(CloseEvent{id, now, {}});
   Check(harness.tracker.Size() == 0);
+  Check(harness.tracker.Dormant() == 0);
   return 0;
 }
