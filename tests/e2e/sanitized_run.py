@@ -51,6 +51,7 @@ TESTS = [
     "test_exec_identity",      # argv and environment copied at exec, a process title after
     "test_loss",               # a full ring buffer, drops counted, /proc rescans
     "test_table_accounting",   # a full connection table: refusals, kernel counts, TLS notices
+    "test_idle_resume",        # a connection forgotten idle, remembered, and resumed
     "test_exposition",         # hostile executable names through both exposition formats
     "test_tcp_bytes",          # tcp.bpf.c records and the TCP fold
     "test_tcp_refused",        # failed connects
