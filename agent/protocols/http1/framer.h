@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,17 @@ struct ParseStats {
 namespace internal {
 
 enum class Match { kNo, kMaybe, kYes };
+
+// a + b, or the largest value where that overflows.
+inline std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+// The offset just past the blank line that ends a head ("\n\n" or "\n\r\n"),
+// or npos. `scan_from` remembers where to resume so that a head arriving in
+// many pieces is scanned once.
+std::size_t FindHeadEnd(std::string_view buffer, std::size_t& scan_from);
 
 // Decides, one byte at a time, whether bytes begin a plausible request line
 // (METHOD SP target SP HTTP/1.x EOL) or status line (HTTP/1.x SP 3DIGIT).
