@@ -19,6 +19,11 @@ namespace {
 
 using namespace ::infrared::net::tracker_test;  // NOLINT(build/namespaces): the shared fixture
 
+// Whole calls lost to a full ring buffer, in every combination over four
+// keep-alive exchanges, on both ends: the exchanges seen are reported with
+// their own responses, and each lost one is counted exactly once, whichever
+// side was lost and whenever the agent learnt of it (the next call in that
+// direction, or the close).
 TEST_F(ConnTrackerTest, LostMessagesKeepTheirPlaceAndAreCountedOnce) {
   constexpr int kExchanges = 4;
   for (Role role : {Role::kClient, Role::kServer}) {
