@@ -90,8 +90,8 @@ std::unique_ptr<ExchangePipeline> ExchangePipeline::Create(const Config& config,
       });
   // The drop series exist from the start, at 0.
   for (const char* reason :
-       {"table_full", "request_untracked", "connection_expired", "request_lost", "response_lost",
-        "exchange_lost", "pending_overflow", "stream_gap", "parser_resync"}) {
+       {"table_full", "request_untracked", "connection_expired", "idle_over_cap", "request_lost",
+        "response_lost", "exchange_lost", "pending_overflow", "stream_gap", "parser_resync"}) {
     self.Dropped("conn_tracker", reason, 0);
   }
   self.Dropped("http", "route_over_cap", 0);

@@ -17,6 +17,12 @@ constexpr int kUndecidedCallsAllowed = 8;
 
 int Index(Direction direction) { return direction == Direction::kEgress ? 0 : 1; }
 
+// The direction of a connection's requests: out of a client, into a server
+// (taken as a server's while the role is unknown).
+Direction RequestDirection(Role role) {
+  return role == Role::kClient ? Direction::kEgress : Direction::kIngress;
+}
+
 // Whether what was last active at `last_ns` has been idle more than `span_ns`
 // at `now_ns` (never when `last_ns` is later: an event reordered between threads).
 bool IdleLongerThan(std::uint64_t now_ns, std::uint64_t last_ns, std::uint64_t span_ns) {
@@ -87,12 +93,8 @@ ConnTracker::Connection* ConnTracker::Find(const ConnId& id, std::uint64_t times
         const DormantConnection& was = dormant->second;
         refused.role = was.info.role;
         refused.lost_starts = {was.lost[0].starts, was.lost[1].starts};
-        if (was.http) {
-          refused.counted_starts =
-              was.lost[Index(was.info.role == Role::kClient ? Direction::kEgress
-                                                            : Direction::kIngress)]
-                  .starts;
-        }
+        if (was.http)
+          refused.counted_starts = was.lost[Index(RequestDirection(was.info.role))].starts;
       }
       refused_.emplace(id, refused);
     }
@@ -228,7 +230,7 @@ void ConnTracker::Feed(Connection& connection, const DataEvent& event) {
 }
 
 bool ConnTracker::CarriesRequests(const Connection& connection, Direction direction) {
-  return (direction == Direction::kEgress) == (connection.info.role == Role::kClient);
+  return direction == RequestDirection(connection.info.role);
 }
 
 void ConnTracker::FeedBytes(Connection& connection, Direction direction, std::string_view bytes,
@@ -339,7 +341,11 @@ void ConnTracker::Expire(std::uint64_t now_ns) {
 
 // Keeps what the connection, forgotten idle, needs to resume as it was.
 void ConnTracker::PutToSleep(const Connection& connection) {
-  if (dormant_.size() >= limits_.max_dormant) return;
+  if (dormant_.size() >= limits_.max_dormant) {
+    // Not lost: if it resumes, its earlier losses may count again and its peer is unknown.
+    on_drop_("idle_over_cap", 1);
+    return;
+  }
   DormantConnection dormant{.info = connection.info,
                             .http = connection.state == Connection::State::kHttp,
                             .followed_closely = connection.followed_closely,
@@ -392,9 +398,7 @@ void ConnTracker::CountRefusedLosses(RefusedConnection& refused, Direction direc
   std::uint32_t& seen = refused.lost_starts[Index(direction)];
   seen = std::max(seen, lost_starts);
   if (refused.role == Role::kUnknown) return;
-  const bool carries_requests =
-      (direction == Direction::kEgress) == (refused.role == Role::kClient);
-  if (carries_requests && seen > refused.counted_starts) {
+  if (direction == RequestDirection(refused.role) && seen > refused.counted_starts) {
     on_drop_("request_untracked", seen - refused.counted_starts);
     refused.counted_starts = seen;
   }

@@ -49,7 +49,8 @@ class ConnDecisions {
 struct TrackerLimits {
   std::size_t max_connections = 16384;
   std::uint64_t idle_ns = 300'000'000'000;
-  // Connections forgotten idle, remembered (see ConnTracker) at most this many.
+  // Connections forgotten idle, remembered (see ConnTracker) at most this many;
+  // more are counted (idle_over_cap) and not remembered.
   std::size_t max_dormant = 16384;
   protocols::http1::ParserLimits parser;
 };

@@ -125,6 +125,7 @@ TEST_F(ConnTrackerIdleTest, RememberedBoundedlyAndForAWhile) {
   tracker_->Expire(11 + kIdle);
   EXPECT_EQ(tracker_->Size(), 0u);
   EXPECT_EQ(tracker_->Dormant(), 2u);
+  EXPECT_EQ(Dropped("idle_over_cap"), 1u);
   tracker_->Expire(10 + ConnTracker::kDormantIdleFactor * kIdle);  // idle exactly that long
   EXPECT_EQ(tracker_->Dormant(), 2u);
   tracker_->Expire(11 + ConnTracker::kDormantIdleFactor * kIdle);
