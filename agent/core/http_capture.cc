@@ -110,6 +110,7 @@ void HttpCapture::PollLoop() {
     pipeline_->AfterDrain(MonotonicToUnix::NowMonotonicNs());
     const net::ConnTracker& tracker = pipeline_->tracker();
     tracked_connections_ = tracker.Size();
+    idle_connections_ = tracker.Dormant();
     const net::ConnTracker::Counts& counts = tracker.counts();
     http_connections_ = counts.http_connections;
     not_http_connections_ = counts.not_http_connections;
@@ -209,6 +210,15 @@ void HttpCapture::Collect(std::vector<telemetry::MetricFamily>& out) {
   tracked.type = telemetry::MetricType::kGauge;
   tracked.samples.push_back({{}, static_cast<double>(tracked_connections_.load())});
   out.push_back(std::move(tracked));
+
+  telemetry::MetricFamily idle;
+  idle.name = "infrared_idle_connections";
+  idle.help =
+      "TCP connections silent longer than http.connection_idle_seconds: no longer followed, "
+      "their endpoints and loss counts kept until they resume or close.";
+  idle.type = telemetry::MetricType::kGauge;
+  idle.samples.push_back({{}, static_cast<double>(idle_connections_.load())});
+  out.push_back(std::move(idle));
 
   telemetry::MetricFamily decided;
   decided.name = "infrared_http_connections";

@@ -78,6 +78,7 @@ class HttpCapture : public net::ConnDecisions, public telemetry::Collector {
   std::atomic<bool> stop_{false};
   // Written by the poller, read by scrapes.
   std::atomic<std::size_t> tracked_connections_{0};
+  std::atomic<std::size_t> idle_connections_{0};
   std::atomic<std::uint64_t> http_connections_{0};
   std::atomic<std::uint64_t> not_http_connections_{0};
   std::atomic<std::uint64_t> garbage_bytes_{0};

@@ -4,14 +4,16 @@ forgotten, and resumes as it was: this test's own process sends nginx a request,
 connection's endpoints: with a Host header that names no port, the client's server_port
 label and both spans' server.port are the port the connection went to (a connection
 resumed without its endpoints would say 80), and the spans' network.peer.port the other
-end's, for the second exchange as for the first."""
+end's, for the second exchange as for the first. While silent, both ends of the
+connection are among those infrared_idle_connections counts; once it resumes, they are
+not."""
 import os
 import socket
 import tempfile
 import time
 
 import agent
-from agent import Agent, fail, wait_until
+from agent import Agent, fail, value, wait_until
 from http_peers import Nginx, histogram_counts, read_spans
 
 IDLE_SECONDS = 1
@@ -50,8 +52,25 @@ def main():
             with socket.create_connection(("127.0.0.1", nginx.port)) as sock:
                 client_port = sock.getsockname()[1]
                 exchange(sock, "/index.html")
-                time.sleep(SILENCE_SECONDS)
+                time.sleep(SILENCE_SECONDS - 1)
+                idle_while_silent = value(running.samples(), "infrared_idle_connections") or 0
+                if idle_while_silent < 2:
+                    fail(f"infrared_idle_connections was {idle_while_silent} while the "
+                         "connection was silent, wanted both its ends (2 or more)")
+                time.sleep(1)
                 exchange(sock, "/index.html")
+                # Both ends (the socket here and nginx's) resumed: both left the
+                # remembered ones. Other connections on the host may come and go,
+                # but two fewer must be seen once the agent has read the exchange.
+
+                def idle_now():
+                    return value(running.samples(), "infrared_idle_connections") or 0
+                try:
+                    wait_until(lambda: idle_now() <= idle_while_silent - 2, 10,
+                               "both ends no longer idle")
+                except SystemExit:
+                    fail(f"infrared_idle_connections {idle_while_silent} while silent, "
+                         f"{idle_now()} after the exchange; wanted 2 fewer")
             expected = {("GET", "200"): 2}
 
             def counts():
@@ -81,7 +100,8 @@ def main():
                 fail(f"spans' (server.port, network.peer.port) (server, client) {ports()}, "
                      f"wanted {wanted}")
             print(f"resumed after {SILENCE_SECONDS} s silent (idle time {IDLE_SECONDS} s): "
-                  f"both exchanges kept the connection's ports")
+                  f"both exchanges kept the connection's ports; {idle_while_silent:.0f} idle "
+                  f"connections while silent")
     print("1 passed, 0 failed")
 
 

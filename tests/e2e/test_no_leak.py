@@ -6,7 +6,8 @@ server answers 50,000 connections from one python client (a copy of python named
 infrared-leak-py), each a GET and a response, closed by the server; then two shells
 run 25,000 copies of /bin/true (named infrared-leak-true) each. After each round,
 once its processes are gone, the process table (infrared_tracked_processes) and the
-connection tracker (infrared_tracked_connections) are back where they were, no series
+connection tracker (infrared_tracked_connections, and the idle connections it remembers,
+infrared_idle_connections) are back where they were, no series
 of theirs is left (HTTP, TCP, process), and /metrics holds no more series than before
 (SLACK_SERIES for other processes of the host). The first round fills what is
 bounded (4096 recently gone processes kept for late socket events, malloc's arenas);
@@ -77,6 +78,7 @@ def state(running):
     return {
         "processes": value(samples, "infrared_tracked_processes"),
         "connections": value(samples, "infrared_tracked_connections"),
+        "idle_connections": value(samples, "infrared_idle_connections"),
         "series": len(samples),
     }
 
@@ -159,6 +161,8 @@ def main():
                 now = state(running)
                 return (now["processes"] <= before["processes"] + 2
                         and now["connections"] <= before["connections"] + SLACK_CONNECTIONS
+                        and now["idle_connections"] <= before["idle_connections"]
+                        + SLACK_CONNECTIONS
                         and now["series"] <= before["series"] + SLACK_SERIES
                         and not ours(running)) and now
             try:
