@@ -3,14 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 #include <string_view>
 
 #include "agent/core/config_keys.h"
 #include "agent/core/config_values.h"
+#include "agent/core/operator_file.h"
 
 namespace infrared::core {
 namespace {
@@ -209,19 +207,10 @@ bool ApplyYamlRoot(const YAML::Node& root, const std::string& source, Config& co
 }
 
 bool LoadConfigFile(const std::string& path, Config& config, std::string& error) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  int saved_errno = errno;
   std::string text;
-  if (file != nullptr) {
-    char buffer[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
-    saved_errno = std::ferror(file) ? errno : 0;
-    std::fclose(file);
-  }
-  if (file == nullptr || saved_errno != 0) {
-    error = "Cannot read config file " + path + ": " + std::strerror(saved_errno) +
-            "; check the --config path.";
+  std::string reason;
+  if (!ReadOperatorFile(path, text, reason)) {
+    error = "Cannot read config file " + path + ": " + reason + "; check the --config path.";
     return false;
   }
   return ApplyYaml(text, path, config, error);

@@ -1,6 +1,6 @@
-#include <fstream>
-#include <sstream>
+#include <string>
 
+#include "agent/core/operator_file.h"
 #include "agent/genai/default_prices.h"
 #include "agent/genai/prices.h"
 
@@ -13,14 +13,13 @@ std::optional<PriceTable> LoadPrices(const std::string& operator_file, std::stri
     return std::nullopt;
   }
   if (operator_file.empty()) return table;
-  std::ifstream file(operator_file);
-  std::stringstream text;
-  text << file.rdbuf();
-  if (!file) {
-    error = "genai.prices_file " + operator_file + " cannot be read";
+  std::string text;
+  std::string reason;
+  if (!core::ReadOperatorFile(operator_file, text, reason)) {
+    error = "genai.prices_file " + operator_file + " cannot be read: " + reason;
     return std::nullopt;
   }
-  std::optional<PriceTable> overrides = PriceTable::Parse(text.str(), error);
+  std::optional<PriceTable> overrides = PriceTable::Parse(text, error);
   if (!overrides) {
     error = "genai.prices_file " + operator_file + ": " + error;
     return std::nullopt;

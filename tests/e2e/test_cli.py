@@ -66,6 +66,10 @@ def check_usage_errors():
         cases += [(["--config", bad_key.name], "listen_adress"),
                   (["--config", bad_yaml.name], bad_yaml.name),
                   (["--config", "/nonexistent/infrared.yaml"], "/nonexistent/infrared.yaml"),
+                  # Endless: read up to a bound, then refused, not read until memory ends.
+                  (["--config", "/dev/zero"], "larger than 4 MiB"),
+                  (["--web.listen-address", "127.0.0.1:0", "--log.level", "error",
+                    "--genai.prices-file", "/dev/zero"], "larger than 4 MiB"),
                   # An unusable price table is bad config too, found once the agent runs.
                   (["--web.listen-address", "127.0.0.1:0", "--log.level", "error",
                     "--genai.prices-file", bad_yaml.name], bad_yaml.name)]

@@ -211,6 +211,14 @@ TEST(ConfigTest, DirectoryAsConfigFileIsReported) {
   EXPECT_NE(result.error.find("Is a directory"), std::string::npos) << result.error;
 }
 
+// Read up to a bound, not until memory runs out.
+TEST(ConfigTest, EndlessConfigFileIsReported) {
+  ParseResult result = Parse({"--config", "/dev/zero"});
+  EXPECT_FALSE(result.line);
+  EXPECT_EQ(result.error,
+            "Cannot read config file /dev/zero: larger than 4 MiB; check the --config path.");
+}
+
 TEST(ConfigTest, BadConfigFileFailsTheCommandLine) {
   TempFile file("log:\n  level: loud\n");
   ParseResult result = Parse({"--config", file.path()});

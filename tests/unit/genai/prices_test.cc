@@ -198,6 +198,16 @@ TEST(PricesTest, CostWithShippedPrices) {
   }
 }
 
+TEST(PricesTest, UnreadablePriceFilesSayWhy) {
+  std::string error;
+  EXPECT_FALSE(LoadPrices("/dev/zero", error));
+  EXPECT_EQ(error, "genai.prices_file /dev/zero cannot be read: larger than 4 MiB");
+  EXPECT_FALSE(LoadPrices("/nonexistent/prices.yaml", error));
+  EXPECT_EQ(error,
+            "genai.prices_file /nonexistent/prices.yaml cannot be read: No such file or directory");
+  EXPECT_TRUE(LoadPrices("", error)) << error;  // the shipped table alone
+}
+
 TEST(PricesTest, BadFilesSayWhatIsWrong) {
   const std::string ok = "{provider: openai, model: gpt-4o, input: 1, output: 2}";
   struct Case {
