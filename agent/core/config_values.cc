@@ -85,6 +85,44 @@ bool SetSingleValue(const KeySpec& spec, std::string_view text, Config& config) 
   return true;
 }
 
+// Digits at `at` and on.
+std::size_t DigitsAt(std::string_view text, std::size_t at) {
+  std::size_t end = at;
+  while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+  return end - at;
+}
+
+// True when `pattern` has a repetition count ("{n}", "{n,m}") or a
+// back-reference ("\1") of more than five digits. The standard library reads
+// such a number into a long unchecked (undefined past 19 digits: found by
+// config_yaml_fuzz, and "a{4444444444444444444444}" then compiled to something
+// else), and none that long can compile: a count over 99,999 exceeds its limit
+// of 100,000 states.
+bool HasOverlongNumber(std::string_view pattern) {
+  constexpr std::size_t kMaxDigits = 5;
+  bool in_class = false;  // within [...], where a brace is itself
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      if (DigitsAt(pattern, i + 1) > kMaxDigits) return true;
+      ++i;  // the escaped character, a brace or bracket included, is itself
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == ']') {
+      in_class = false;
+    } else if (c == '{' && !in_class) {
+      const std::size_t low = DigitsAt(pattern, i + 1);
+      const std::size_t comma = i + 1 + low;
+      if (low > kMaxDigits) return true;
+      if (comma < pattern.size() && pattern[comma] == ',' &&
+          DigitsAt(pattern, comma + 1) > kMaxDigits) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool SetValue(const KeySpec& spec, std::string_view text, Config& config, std::string& rejected) {
@@ -127,6 +165,7 @@ bool IsHeaderPair(std::string_view text) {
 }
 
 bool IsRegex(std::string_view text) {
+  if (HasOverlongNumber(text)) return false;
   try {
     std::regex compiled{std::string(text)};
     return true;

@@ -127,6 +127,17 @@ TEST(ConfigTest, ValuesAreValidated) {
       {"--otlp.traces-endpoint", "https://?x", false},
       {"--k8s.api", "http://127.0.0.1:8001", true},
       {"--k8s.api", "https://#", false},
+      {"--select.command-lines", "python3 .*agent[.]py", true},
+      {"--select.command-lines", "a{12345}", true},
+      {"--select.command-lines", "(a)\\1", true},
+      {"--select.command-lines", "\\{1234567890}", true},  // an escaped brace is itself
+      {"--select.command-lines", "[{123456}]", true},      // so is one in a class
+      {"--select.command-lines", "a{2", false},
+      {"--select.command-lines", "(", false},
+      // Counts and back-references too long for the library to read safely.
+      {"--select.command-lines", "a{123456}", false},
+      {"--select.command-lines", "a{4444444444444444444444}", false},
+      {"--exclude.command-lines", "(a)\\44444444444444444444", false},
   };
   for (const ValueRow& row : rows) {
     ParseResult result = Parse({row.flag + "=" + row.value});
@@ -138,6 +149,19 @@ TEST(ConfigTest, ValuesAreValidated) {
       EXPECT_NE(result.error.find("expected"), std::string::npos) << result.error;
     }
   }
+}
+
+// In YAML, as list flags split at commas.
+TEST(ConfigTest, RegexCountsTooLongToReadSafelyAreRefused) {
+  Config config;
+  std::string error;
+  EXPECT_TRUE(
+      ApplyYaml("select:\n  command_lines: ['a{2,5}', 'a{1,12345}']\n", "test.yaml", config, error))
+      << error;
+  EXPECT_FALSE(ApplyYaml("select:\n  command_lines: ['a{1,4444444444444444444444}']\n", "test.yaml",
+                         config, error));
+  EXPECT_NE(error.find("\"a{1,4444444444444444444444}\""), std::string::npos) << error;
+  EXPECT_NE(error.find("select.command_lines"), std::string::npos) << error;
 }
 
 struct ErrorRow {
