@@ -9,9 +9,13 @@
 #include "agent/core/config_keys.h"
 #include "agent/core/config_values.h"
 #include "agent/core/operator_file.h"
+#include "agent/core/utf8.h"
 
 namespace infrared::core {
 namespace {
+
+// How much of an operator's value, key or argument an error sentence quotes.
+constexpr std::size_t kMaxQuotedBytes = 120;
 
 std::string FlagName(const KeySpec& spec) {
   std::string flag = "--" + std::string(spec.key);
@@ -71,7 +75,7 @@ const KeySpec* ClosestKey(std::string_view attempt) {
   return best;
 }
 
-std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string Quoted(std::string_view text) { return QuotedExcerpt(text, kMaxQuotedBytes); }
 
 std::string LineSuffix(const YAML::Mark& mark) {
   return mark.line >= 0 ? " (line " + std::to_string(mark.line + 1) + ")" : "";
@@ -338,8 +342,9 @@ bool ApplyYaml(const std::string& yaml_text, const std::string& source_name, Con
   return true;
 }
 
-std::optional<CommandLine> ParseCommandLine(int argc, const char* const argv[],
-                                            std::string& error) {
+namespace {
+
+std::optional<CommandLine> ParseArguments(int argc, const char* const argv[], std::string& error) {
   CommandLine result;
   std::vector<FlagValue> flags;
   for (int i = 1; i < argc; ++i) {
@@ -355,6 +360,17 @@ std::optional<CommandLine> ParseCommandLine(int argc, const char* const argv[],
   for (const FlagValue& flag : flags) {
     if (!ApplyValue(*flag.spec, flag.value, flag.flag, result.config, error)) return std::nullopt;
   }
+  return result;
+}
+
+}  // namespace
+
+std::optional<CommandLine> ParseCommandLine(int argc, const char* const argv[],
+                                            std::string& error) {
+  std::optional<CommandLine> result = ParseArguments(argc, argv, error);
+  // The sentence may name a path or flag as the operator typed it: a line break
+  // or a byte that is not UTF-8 in it must not split or garble the message.
+  if (!result) error = PrintableLine(error);
   return result;
 }
 

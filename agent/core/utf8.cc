@@ -1,5 +1,7 @@
 #include "agent/core/utf8.h"
 
+#include <algorithm>
+
 namespace infrared::core {
 namespace {
 
@@ -48,6 +50,27 @@ std::string SanitizeUtf8(std::string_view bytes) {
     i = end;
   }
   return out;
+}
+
+std::string PrintableLine(std::string_view text) {
+  std::string line = SanitizeUtf8(text);
+  for (char& c : line) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return line;
+}
+
+std::string QuotedExcerpt(std::string_view text, std::size_t max_bytes) {
+  std::size_t cut = std::min(text.size(), max_bytes);
+  const bool shortened = cut < text.size();
+  // Back off over continuation bytes (a character has at most 3) so the cut does
+  // not split one.
+  for (int back = 0; shortened && back < 3 && cut > 0; ++back) {
+    if ((static_cast<unsigned char>(text[cut]) & 0xC0) != 0x80) break;
+    --cut;
+  }
+  return "\"" + PrintableLine(text.substr(0, cut)) + (shortened ? "...\"" : "\"");
 }
 
 }  // namespace infrared::core

@@ -9,6 +9,7 @@
 #include <exception>
 #include <utility>
 
+#include "agent/core/utf8.h"
 
 namespace infrared::genai {
 namespace {
@@ -48,15 +49,7 @@ bool IsName(std::string_view text) {
          });
 }
 
-// `text` in quotes for an error sentence, cut short and without control characters.
-std::string Quoted(std::string_view text) {
-  std::string quoted = "\"";
-  for (char c : text.substr(0, kMaxQuotedBytes)) {
-    auto byte = static_cast<unsigned char>(c);
-    quoted += (byte < 0x20 || byte == 0x7f) ? '?' : c;
-  }
-  return quoted + (text.size() > kMaxQuotedBytes ? "...\"" : "\"");
-}
+std::string Quoted(std::string_view text) { return core::QuotedExcerpt(text, kMaxQuotedBytes); }
 
 // Sorts an entry's keys into `fields`, refusing unknown and repeated ones.
 bool CollectFields(const YAML::Node& entry, const std::string& name, Fields& fields,

@@ -66,6 +66,9 @@ def check_usage_errors():
         cases += [(["--config", bad_key.name], "listen_adress"),
                   (["--config", bad_yaml.name], bad_yaml.name),
                   (["--config", "/nonexistent/infrared.yaml"], "/nonexistent/infrared.yaml"),
+                  # Operator text with a line break is echoed on the one line.
+                  (["--config", "/nonexistent/a\nb.yaml"], "/nonexistent/a?b.yaml"),
+                  (["--log.level", "loud\nquiet"], 'Invalid value "loud?quiet"'),
                   # Endless: read up to a bound, then refused, not read until memory ends.
                   (["--config", "/dev/zero"], "larger than 4 MiB"),
                   (["--web.listen-address", "127.0.0.1:0", "--log.level", "error",

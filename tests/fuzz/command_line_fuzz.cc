@@ -1,6 +1,7 @@
 // Feeds arbitrary arguments to ParseCommandLine: the input, cut at each NUL, is
 // argv after the program name. Any arguments must end in a command line or in
-// one sentence saying what is wrong, never a crash or an escaping exception.
+// one sentence saying what is wrong, on one printable line (no control
+// character, valid UTF-8), never a crash or an escaping exception.
 // A --config path is replaced by /dev/null (read, empty): the fuzzer must not
 // read the machine's files, nor block on one such as /dev/stdin; the
 // ApplyYaml behind it has config_yaml_fuzz.
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "agent/core/config.h"
+#include "agent/core/utf8.h"
 
 namespace {
 
@@ -45,7 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;
   const auto line =
       infrared::core::ParseCommandLine(static_cast<int>(argv.size()), argv.data(), error);
-  // Every failure explains itself in one finished sentence.
-  if (!line && (error.empty() || error.back() != '.')) __builtin_trap();
+  if (line) return 0;
+  // Every failure explains itself in one finished sentence, on one printable line.
+  if (error.empty() || error.back() != '.') __builtin_trap();
+  if (infrared::core::PrintableLine(error) != error) __builtin_trap();
   return 0;
 }

@@ -251,6 +251,39 @@ TEST(ConfigTest, BadConfigFileFailsTheCommandLine) {
   EXPECT_NE(result.error.find("\"loud\""), std::string::npos) << result.error;
 }
 
+// What the operator typed is echoed as typed, but a line break or a byte that
+// is not UTF-8 must not split or garble the one-line message, and a long value
+// is quoted only in part.
+TEST(ConfigTest, OperatorTextInErrorsStaysOnOnePrintableLine) {
+  struct Row {
+    std::vector<std::string> args;
+    std::string mention;
+  };
+  const std::vector<Row> rows = {
+      {{"--log.level=loud\nquiet"}, "Invalid value \"loud?quiet\" for --log.level"},
+      {{"--no\nsuch-flag"}, "Unknown flag --no?such-flag;"},
+      {{"stray\targument"}, "Unexpected argument \"stray?argument\""},
+      {{"--config", "/tmp/no\nsuch\rfile"}, "config file /tmp/no?such?file: No such file"},
+      {{"--log.level=\xff\xfe"}, "Invalid value \"\xEF\xBF\xBD\xEF\xBF\xBD\""},
+      {{"--log.level=" + std::string(118, 'x') + "\xC3\xA9" + std::string(500, 'y')},
+       "Invalid value \"" + std::string(118, 'x') + "\xC3\xA9...\" for --log.level"},
+      // Cut before the two-byte character rather than inside it.
+      {{"--log.level=" + std::string(119, 'x') + "\xC3\xA9" + std::string(500, 'y')},
+       "Invalid value \"" + std::string(119, 'x') + "...\" for --log.level"},
+  };
+  for (const Row& row : rows) {
+    ParseResult result = Parse(row.args);
+    EXPECT_FALSE(result.line) << row.args[0];
+    EXPECT_NE(result.error.find(row.mention), std::string::npos)
+        << "error \"" << result.error << "\" should mention " << row.mention;
+    for (char c : result.error) {
+      const auto byte = static_cast<unsigned char>(c);
+      EXPECT_FALSE(byte < 0x20 || byte == 0x7f) << result.error;
+    }
+    EXPECT_LT(result.error.size(), 300u) << result.error;
+  }
+}
+
 struct YamlErrorRow {
   std::string yaml;
   std::vector<std::string> mentions;
