@@ -83,7 +83,8 @@ struct CommandLine {
 // Parses argv (argv[0] skipped): --config FILE, --help/-h, --version, and one
 // flag per key, as "--key=value" or "--key value". Defaults, then the YAML file,
 // then flags. On any problem returns std::nullopt and sets `error` to one
-// sentence naming the bad flag, key, file or value and what is accepted.
+// sentence naming the bad flag, key, file or value and what is accepted, on one
+// printable line (operator text in it as core::PrintableLine shows it).
 std::optional<CommandLine> ParseCommandLine(int argc, const char* const argv[], std::string& error);
 
 // Loads a YAML document over `config` (only the keys present change). Unknown
